@@ -1,0 +1,111 @@
+"""gpubp: a tensor engine for training neural networks by backpropagation, on CUDA GPUs
+(CuPy) or the CPU (NumPy), with a PyTorch-like API."""
+
+from __future__ import annotations
+
+from . import dtypes
+from .autograd import backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import Device, cuda_available, default_device, device_count, set_default_device
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .ops import (
+    abs,
+    add,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    clone,
+    cos,
+    cross_entropy,
+    div,
+    elu,
+    eq,
+    exp,
+    expand,
+    flatten,
+    ge,
+    gelu,
+    gt,
+    le,
+    leaky_relu,
+    linear,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mse_loss,
+    mul,
+    ne,
+    neg,
+    norm,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    silu,
+    sin,
+    softmax,
+    softplus,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .tensor import Tensor, is_tensor, set_sync_debug_mode
+
+float16 = dtypes.float16
+float32 = dtypes.float32
+float64 = dtypes.float64
+int8 = dtypes.int8
+int16 = dtypes.int16
+int32 = dtypes.int32
+int64 = dtypes.int64
+uint8 = dtypes.uint8
+bool = dtypes.bool_  # noqa: A001 - PyTorch's name; shadows the builtin only as gpubp.bool
+half, float, double, long = float16, float32, float64, int64  # noqa: A001
+
+__version__ = "0.1.0"

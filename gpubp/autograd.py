@@ -1,0 +1,278 @@
+"""The tape: graph nodes, grad mode, and the reverse-mode engine shared by every backend.
+
+Each differentiable op that sees an input requiring grad records one ``Node``: its VJP
+closure, the graph entries of its inputs, and the versions of the tensors it saved.
+Nodes get increasing sequence numbers, so recording order is a topological order and
+backward simply walks the reachable nodes from the newest to the oldest: no recursion.
+
+The engine only moves arrays around (calls VJPs, adds gradients); it never reads device
+data back to the host, so a CUDA backward runs without a single synchronization.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad"]
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the tape (the default)."""
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns recording on or off."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = _mode.enabled
+
+    def __enter__(self) -> None:
+        self.prev = _mode.enabled
+        _mode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Ops inside record nothing: for evaluation and in-place parameter updates."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+_seq = itertools.count()
+
+
+class Node:
+    """One recorded op: ``vjp(g)`` maps the output's gradient to one gradient per input.
+
+    ``inputs`` holds, per op input, the Node that produced it, the leaf Tensor itself
+    (when it requires grad), or None (no gradient wanted).
+    """
+
+    __slots__ = ("name", "vjp", "inputs", "saved", "seq")
+
+    def __init__(self, name: str, vjp: Callable, inputs: tuple, saved: tuple) -> None:
+        self.name = name
+        self.vjp = vjp
+        self.inputs = inputs
+        self.saved = saved  # ((version_box, version_at_save), ...)
+        self.seq = next(_seq)
+
+
+def _collect(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from ``roots``, newest first, checked before anything runs.
+
+    All checks happen here so that a failing backward changes no gradient.
+    """
+    seen: set[Node] = set()
+    stack = list(roots)
+    order = []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.vjp is None:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time (op '{node.name}'); "
+                "its saved buffers were freed by the first backward. "
+                "Pass retain_graph=True to the first backward to keep them."
+            )
+        for box, version in node.saved:
+            if box[0] != version:
+                raise RuntimeError(
+                    f"backward: a tensor saved by op '{node.name}' was modified in place after it was "
+                    f"saved (version {version}, now {box[0]}); its gradient would be wrong. "
+                    "Use an out-of-place op (x = x + y instead of x += y), or clone() before modifying."
+                )
+        order.append(node)
+        for inp in node.inputs:
+            if type(inp) is Node and inp not in seen:
+                stack.append(inp)
+    order.sort(key=lambda n: n.seq, reverse=True)
+    return order
+
+
+def _run(
+    roots: Sequence[tuple[Any, Any]],
+    retain_graph: bool,
+    capture: dict | None,
+) -> dict:
+    """Propagate gradients from ``roots`` ((graph entry, gradient array) pairs).
+
+    With ``capture`` None, gradients accumulate into leaves' ``.grad``. Otherwise
+    ``capture`` maps graph entries (Nodes or leaf Tensors) to slots, and only their
+    gradients are returned, in a dict slot -> array; no ``.grad`` changes.
+    """
+    from .tensor import Tensor
+
+    pending: dict[Node, Any] = {}
+    leaf_grads: dict[Tensor, Any] = {}
+    for entry, g in roots:
+        _add(pending if type(entry) is Node else leaf_grads, entry, g)
+    order = _collect([e for e, _ in roots if type(e) is Node])
+
+    found: dict = {}
+    for node in order:
+        g = pending.pop(node, None)
+        if capture is not None and node in capture:
+            found[capture[node]] = g
+        vjp = node.vjp
+        if not retain_graph:
+            node.vjp = None  # frees the closure and every array it saved
+            node.saved = ()
+        if g is None:
+            continue  # reachable, but no gradient reached it
+        grads = vjp(g)
+        for inp, gi in zip(node.inputs, grads):
+            if inp is None or gi is None:
+                continue
+            _add(pending if type(inp) is Node else leaf_grads, inp, gi)
+
+    if capture is not None:
+        for leaf, g in leaf_grads.items():
+            if leaf in capture:
+                found[capture[leaf]] = g
+        return found
+    # Leaves keep arrays they own: a VJP may hand the same array (or a view of it) to
+    # several inputs, and clip_grad_*_ or accumulation later change .grad in place.
+    stored: set[int] = set()
+    for leaf, g in leaf_grads.items():
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
+        elif g.base is not None or id(g) in stored:
+            g = leaf._be.xp.array(g)  # copy (also materializes a broadcast view)
+        stored.add(id(g))
+        if leaf._grad is None:
+            leaf._grad = Tensor._wrap(g, leaf._be)
+        else:
+            leaf._grad.data += g
+            leaf._grad._vc[0] += 1
+    return {}
+
+
+def _add(table: dict, key: Any, g: Any) -> None:
+    prev = table.get(key)
+    # out of place: ``g`` may be aliased by another input's gradient
+    table[key] = g if prev is None else prev + g
+
+
+def _root_grad(t: Tensor, gradient: Any, op: str) -> Any:
+    from .tensor import Tensor
+
+    if gradient is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be created implicitly only for a single-element output, "
+                f"got shape {tuple(t.shape)}; pass gradient= (a tensor of that shape)"
+            )
+        return t._be.xp.ones(t.data.shape, dtype=t.data.dtype)
+    g = gradient.data if isinstance(gradient, Tensor) else t._be.asarray(gradient)
+    if isinstance(gradient, Tensor) and gradient._be is not t._be:
+        raise ValueError(f"{op}: gradient is on {gradient.device}, output on {t.device}")
+    if tuple(g.shape) != tuple(t.shape):
+        raise ValueError(f"{op}: gradient has shape {tuple(g.shape)}, expected the output's shape {tuple(t.shape)}")
+    return t._be.xp.array(g, dtype=t.data.dtype)  # our own copy: leaves may keep it
+
+
+def _entry(t: Tensor, op: str, what: str) -> Any:
+    if t._node is not None:
+        return t._node
+    if t._requires_grad:
+        return t
+    raise RuntimeError(
+        f"{op}: {what} does not require grad and has no grad_fn; "
+        "call requires_grad_() on the leaves you want gradients for"
+    )
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensors)/d(leaf) into ``.grad`` of every leaf that requires grad."""
+    from .tensor import Tensor
+
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+        grad_tensors = [grad_tensors]
+    elif grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    roots = [
+        (_entry(t, "backward", f"element {i} of tensors"), _root_grad(t, g, "backward"))
+        for i, (t, g) in enumerate(zip(tensors, grad_tensors))
+    ]
+    _run(roots, retain_graph, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned; no ``.grad`` changes."""
+    from .tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    capture: dict = {}
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, expected a Tensor")
+        capture.setdefault(_entry(t, "grad", f"inputs[{i}]"), []).append(i)
+    roots = [
+        (_entry(t, "grad", f"outputs[{i}]"), _root_grad(t, g, "grad"))
+        for i, (t, g) in enumerate(zip(outputs, grad_outputs))
+    ]
+    slots = {entry: j for j, entry in enumerate(capture)}
+    found = _run(roots, retain_graph, slots)
+    result: list[Tensor | None] = [None] * len(inputs)
+    for entry, j in slots.items():
+        g = found.get(j)
+        for i in capture[entry]:
+            if g is None:
+                if not allow_unused:
+                    raise RuntimeError(
+                        f"grad: inputs[{i}] was not used to compute the outputs; pass allow_unused=True "
+                        "to get None for it"
+                    )
+                continue
+            t = inputs[i]
+            result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t.data.dtype), t._be)
+    return tuple(result)

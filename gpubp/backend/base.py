@@ -1,0 +1,333 @@
+"""The backend interface, with reference implementations of every fused primitive on ``xp``.
+
+The NumPy backend is this class with ``xp = numpy``; the CUDA backend overrides the fused
+primitives with kernels from ``kernels/`` and is checked against these references.
+All primitives take and return raw arrays (never Tensors) and never read device data
+back to the host: no ``float()``, ``bool()`` or ``.item()`` here.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+# Which tensor each activation's derivative reads: its input or its output (the cheaper one).
+ACTIVATION_SAVES = {
+    "relu": "output",
+    "leaky_relu": "input",
+    "elu": "input",
+    "sigmoid": "output",
+    "tanh": "output",
+    "softplus": "input",
+    "gelu": "input",
+    "gelu_tanh": "input",
+    "silu": "input",
+}
+
+
+class Backend(ABC):
+    """One device's array library plus its fused primitives."""
+
+    xp: Any = None
+    device: Any = None
+
+    # ---- arrays -------------------------------------------------------------------------
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        return self.xp.asarray(data, dtype=dtype)
+
+    @abstractmethod
+    def to_numpy(self, a: Any) -> Any:
+        """A host NumPy array with the data of ``a`` (a copy on GPUs: it synchronizes)."""
+
+    def scatter_add(self, target: Any, key: Any, values: Any) -> None:
+        """target[key] += values, adding up repeated indices (the VJP of gathering)."""
+        self.xp.add.at(target, key, values)
+
+    @abstractmethod
+    def erf(self, x: Any) -> Any:
+        """The error function, elementwise (NumPy has none of its own)."""
+
+    # ---- random -------------------------------------------------------------------------
+    @abstractmethod
+    def manual_seed(self, seed: int) -> None:
+        """Reseed this device's generator."""
+
+    @abstractmethod
+    def randn(self, shape: tuple, dtype: Any) -> Any:
+        """Standard normal samples."""
+
+    @abstractmethod
+    def rand(self, shape: tuple, dtype: Any) -> Any:
+        """Uniform samples in [0, 1)."""
+
+    @abstractmethod
+    def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
+        """Uniform integers in [low, high)."""
+
+    # ---- activations: forward, and derivative from grad_out + one saved tensor ------------
+    def act_forward(self, name: str, x: Any, param: float = 0.0) -> Any:
+        """y = act(x); ``param`` is the slope (leaky_relu), alpha (elu) or beta (softplus)."""
+        xp = self.xp
+        if name == "relu":
+            return xp.maximum(x, 0)
+        if name == "leaky_relu":
+            return xp.where(x > 0, x, x * param)
+        if name == "elu":
+            # expm1 of min(x, 0) so the unused branch never overflows
+            return xp.where(x > 0, x, param * xp.expm1(xp.minimum(x, 0)))
+        if name == "sigmoid":
+            return self._sigmoid(x)
+        if name == "tanh":
+            return xp.tanh(x)
+        if name == "softplus":
+            z = x * param
+            soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / param
+            return xp.where(z > 20.0, x, soft)  # PyTorch's threshold: linear above 20
+        if name == "gelu":
+            return 0.5 * x * (1.0 + self.erf(x * _SQRT_HALF))
+        if name == "gelu_tanh":
+            return 0.5 * x * (1.0 + xp.tanh(_GELU_K * (x + _GELU_C * x * x * x)))
+        if name == "silu":
+            return x * self._sigmoid(x)
+        raise ValueError(f"act_forward: unknown activation '{name}'")
+
+    def act_backward(self, name: str, g: Any, saved: Any, param: float = 0.0) -> Any:
+        """grad_in from grad_out ``g`` and the saved tensor named in ACTIVATION_SAVES."""
+        xp = self.xp
+        if name == "relu":
+            return g * (saved > 0)  # relu'(0) = 0, as PyTorch
+        if name == "leaky_relu":
+            return xp.where(saved > 0, g, g * param)
+        if name == "elu":
+            return xp.where(saved > 0, g, g * (param * xp.exp(xp.minimum(saved, 0))))
+        if name == "sigmoid":
+            return g * saved * (1.0 - saved)
+        if name == "tanh":
+            return g * (1.0 - saved * saved)
+        if name == "softplus":
+            z = saved * param
+            return xp.where(z > 20.0, g, g * self._sigmoid(z))
+        if name == "gelu":
+            cdf = 0.5 * (1.0 + self.erf(saved * _SQRT_HALF))
+            pdf = xp.exp(-0.5 * saved * saved) * _INV_SQRT_2PI
+            return g * (cdf + saved * pdf)
+        if name == "gelu_tanh":
+            x = saved
+            t = xp.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+            du = _GELU_K * (1.0 + 3.0 * _GELU_C * x * x)
+            return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+        if name == "silu":
+            s = self._sigmoid(saved)
+            return g * (s * (1.0 + saved * (1.0 - s)))
+        raise ValueError(f"act_backward: unknown activation '{name}'")
+
+    def _sigmoid(self, x: Any) -> Any:
+        # exp(-|x|) never overflows; both branches are exact in their half of the line
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    # ---- softmax family (row-wise along ``axis``) -------------------------------------------
+    def softmax(self, x: Any, axis: int) -> Any:
+        xp = self.xp
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+
+    def softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
+        """dx = y * (g - sum(g * y))."""
+        return y * (g - (g * y).sum(axis=axis, keepdims=True))
+
+    def log_softmax(self, x: Any, axis: int) -> Any:
+        xp = self.xp
+        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        return shifted
+
+    def log_softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
+        """dx = g - exp(y) * sum(g)."""
+        return g - self.xp.exp(y) * g.sum(axis=axis, keepdims=True)
+
+    # ---- fused softmax cross-entropy over (N, C) logits and (N,) integer targets ------------
+    def cross_entropy(
+        self, logits: Any, target: Any, ignore_index: int = -100, label_smoothing: float = 0.0
+    ) -> tuple[Any, Any]:
+        """Per-row loss (0 on ignored rows) and the softmax probabilities saved for backward.
+
+        loss_i = (1 - eps) * -log p[i, t_i] + eps * mean_c(-log p[i, c])
+        """
+        xp = self.xp
+        logp = self.log_softmax(logits, 1)
+        valid = target != ignore_index
+        safe_t = xp.where(valid, target, 0)
+        nll = -xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
+        if label_smoothing:
+            nll = (1.0 - label_smoothing) * nll - label_smoothing * logp.mean(axis=1)
+        return xp.where(valid, nll, 0), xp.exp(logp)
+
+    def cross_entropy_backward(
+        self,
+        g_rows: Any,
+        probs: Any,
+        target: Any,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+    ) -> Any:
+        """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row; ignored rows get 0."""
+        xp = self.xp
+        valid = target != ignore_index
+        gr = xp.where(valid, g_rows, 0).astype(probs.dtype, copy=False)
+        d = probs * gr[:, None]
+        rows = xp.arange(probs.shape[0])
+        d[rows, xp.where(valid, target, 0)] -= (1.0 - label_smoothing) * gr
+        if label_smoothing:
+            d -= (label_smoothing / probs.shape[1]) * gr[:, None]
+        return d
+
+    # ---- reductions --------------------------------------------------------------------------
+    def sq_norm(self, arrays: Sequence[Any]) -> Any:
+        """sum_i ||a_i||^2 over many arrays, as a 0-d array on the device (no host sync)."""
+        xp = self.xp
+        total = xp.zeros((), dtype=arrays[0].dtype if arrays else xp.float32)
+        for a in arrays:
+            flat = a.reshape(-1)
+            total = total + xp.dot(flat, flat)
+        return total
+
+    def moments(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
+        """Mean and biased variance over ``axes`` (batch-norm statistics)."""
+        mean = x.mean(axis=axes)
+        return mean, x.var(axis=axes)
+
+    # ---- fused optimizer updates: in place, over lists of arrays -------------------------------
+    def sgd_update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        bufs: Sequence[Any],
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        first_step: bool = False,
+    ) -> None:
+        """g += wd*p; buf = momentum*buf + (1-dampening)*g (buf = g on the first step);
+        g = g + momentum*buf if nesterov else buf; p -= lr*g."""
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if weight_decay:
+                g = g + weight_decay * p
+            if momentum:
+                buf = bufs[i]
+                if first_step:
+                    buf[...] = g
+                else:
+                    buf *= momentum
+                    buf += (1.0 - dampening) * g
+                g = g + momentum * buf if nesterov else buf
+            p -= lr * g
+
+    def adam_update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        exp_avgs: Sequence[Any],
+        exp_avg_sqs: Sequence[Any],
+        *,
+        step: Any,
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+        max_exp_avg_sqs: Sequence[Any] | None = None,
+    ) -> None:
+        """Adam (AdamW when ``decoupled``): m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+        p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). ``step`` (t) may be a device array."""
+        xp = self.xp
+        bc1 = 1.0 - beta1**step
+        bc2_sqrt = xp.sqrt(xp.asarray(1.0 - beta2**step))
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if weight_decay and decoupled:
+                p *= 1.0 - lr * weight_decay
+            elif weight_decay:
+                g = g + weight_decay * p
+            m, v = exp_avgs[i], exp_avg_sqs[i]
+            m *= beta1
+            m += (1.0 - beta1) * g
+            v *= beta2
+            v += (1.0 - beta2) * (g * g)
+            if max_exp_avg_sqs is not None:
+                xp.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+                v = max_exp_avg_sqs[i]
+            denom = xp.sqrt(v) / bc2_sqrt.astype(p.dtype) + eps
+            p -= ((lr / bc1) * (m / denom)).astype(p.dtype, copy=False)
+
+    def rmsprop_update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        square_avgs: Sequence[Any],
+        *,
+        lr: float,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        bufs: Sequence[Any] | None = None,
+        grad_avgs: Sequence[Any] | None = None,
+    ) -> None:
+        """v = a*v + (1-a)*g^2; centered: avg = sqrt(v - gbar^2) + eps else sqrt(v) + eps;
+        with momentum: buf = mu*buf + g/avg, p -= lr*buf; else p -= lr*g/avg."""
+        xp = self.xp
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if weight_decay:
+                g = g + weight_decay * p
+            v = square_avgs[i]
+            v *= alpha
+            v += (1.0 - alpha) * (g * g)
+            if grad_avgs is not None:
+                ga = grad_avgs[i]
+                ga *= alpha
+                ga += (1.0 - alpha) * g
+                avg = xp.sqrt(v - ga * ga) + eps
+            else:
+                avg = xp.sqrt(v) + eps
+            if momentum:
+                buf = bufs[i]
+                buf *= momentum
+                buf += g / avg
+                p -= lr * buf
+            else:
+                p -= lr * (g / avg)
+
+    def adagrad_update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        sums: Sequence[Any],
+        *,
+        step: Any,
+        lr: float,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        """s += g^2; p -= lr / (1 + (t-1)*lr_decay) * g / (sqrt(s) + eps)."""
+        xp = self.xp
+        clr = lr / (1.0 + (step - 1) * lr_decay)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if weight_decay:
+                g = g + weight_decay * p
+            s = sums[i]
+            s += g * g
+            p -= (clr * (g / (xp.sqrt(s) + eps))).astype(p.dtype, copy=False)

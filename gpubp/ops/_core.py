@@ -1,0 +1,157 @@
+"""What every op shares: recording a result on the tape, undoing broadcasting, operand checks."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import dtypes
+from ..autograd import Node, _mode
+from ..tensor import Tensor
+
+
+def make(
+    name: str,
+    data: Any,
+    be: Any,
+    inputs: Sequence[Tensor | None],
+    vjp: Callable[[Any], tuple],
+    save: Sequence[Tensor] = (),
+    save_out: bool = False,
+    view_of: Tensor | None = None,
+) -> Tensor:
+    """Wrap ``data`` as the output of op ``name``; record a Node when an input needs a gradient.
+
+    ``vjp(g)`` returns one gradient (or None) per entry of ``inputs``. ``save`` lists the
+    input tensors the VJP reads, ``save_out`` says it reads the output: their versions are
+    checked at backward. ``view_of``: the output may alias that tensor's memory, so it
+    shares its version counter.
+    """
+    vc = view_of._vc if view_of is not None and data.base is not None else None
+    out = Tensor._wrap(data, be, vc)
+    if not _mode.enabled:
+        return out
+    for t in inputs:
+        if t is not None and t._requires_grad:
+            break
+    else:
+        return out
+    entries = tuple(
+        None if t is None else (t._node if t._node is not None else (t if t._requires_grad else None)) for t in inputs
+    )
+    saved = tuple((t._vc, t._vc[0]) for t in save)
+    if save_out:
+        saved += ((out._vc, out._vc[0]),)
+    out._node = Node(name, vjp, entries, saved)
+    out._requires_grad = True
+    return out
+
+
+def spec(t: Tensor | None) -> tuple | None:
+    """What a VJP needs to shape a gradient for input ``t``; None when ``t`` needs none."""
+    if t is None or not t._requires_grad:
+        return None
+    return (t.data.shape, t.data.dtype)
+
+
+def unbroadcast(g: Any, sp: tuple | None) -> Any:
+    """Sum ``g`` over the dimensions broadcasting added, and cast it to the input's dtype."""
+    if sp is None:
+        return None
+    shape, dtype = sp
+    if g.shape != shape:
+        lead = g.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+        if axes:
+            g = g.sum(axis=axes)
+        g = g.reshape(shape)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def check_same_device(op: str, a: Tensor, b: Tensor) -> None:
+    if a._be is not b._be:
+        raise ValueError(f"{op}: tensors are on different devices ({a.device} and {b.device}); move one with .to()")
+
+
+def as_tensor_like(x: Any, like: Tensor, op: str) -> Tensor:
+    """A non-tensor array-like operand, converted to a constant on ``like``'s device."""
+    try:
+        return Tensor(x, device=like.device)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{op}: cannot use an operand of type {type(x).__name__}: {e}") from None
+
+
+def _scalar_value(s: Any, op: str) -> Any:
+    if isinstance(s, bool):
+        return s
+    if isinstance(s, numbers.Integral):
+        return int(s)
+    if isinstance(s, numbers.Real):
+        return float(s)  # a Python float is 'weak': it never promotes float32 to float64
+    raise TypeError(f"{op}: unsupported scalar operand of type {type(s).__name__}")
+
+
+def operands(a: Any, b: Any, op: str) -> tuple[Tensor | None, Tensor | None, Any, Any, Any]:
+    """Operands of a binary op: (tensor or None, tensor or None, value_a, value_b, backend).
+
+    Python scalars stay scalars (None in the tensor slots); tensors are promoted to one dtype
+    with PyTorch's rules; array-likes become constants on the tensor's device.
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._be is not b._be:
+                check_same_device(op, a, b)
+            da, db = a.data.dtype, b.data.dtype
+            if da == db:
+                return a, b, a.data, b.data, a._be
+            dt = dtypes.promote(da, db)
+            return a, b, a.data.astype(dt, copy=False), b.data.astype(dt, copy=False), a._be
+        if isinstance(b, numbers.Number):
+            s = _scalar_value(b, op)
+            return a, None, _cast_for_scalar(a, s), s, a._be
+        return operands(a, as_tensor_like(b, a, op), op)
+    if isinstance(b, Tensor):
+        if isinstance(a, numbers.Number):
+            s = _scalar_value(a, op)
+            return None, b, s, _cast_for_scalar(b, s), b._be
+        return operands(as_tensor_like(a, b, op), b, op)
+    raise TypeError(f"{op}: expected at least one Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+
+
+def _cast_for_scalar(t: Tensor, s: Any) -> Any:
+    dt = dtypes.scalar_dtype(t.data.dtype, s)
+    return t.data if dt == t.data.dtype else t.data.astype(dt)
+
+
+def float_data(t: Tensor) -> Any:
+    """``t``'s data as floating point (integers become float32, as PyTorch's math ops do)."""
+    d = t.data
+    return d if d.dtype.kind == "f" else d.astype(dtypes.DEFAULT_FLOAT)
+
+
+def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(d % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim} repeats a dimension")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def norm_dim(dim: int, ndim: int, op: str) -> int:
+    """One dim as a non-negative axis (``ndim`` counts the positions it may take)."""
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{op}: dim {dim} is out of range for {ndim} positions ({-ndim} to {ndim - 1})")
+    return int(dim) % ndim

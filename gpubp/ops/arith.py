@@ -1,0 +1,286 @@
+"""Elementwise arithmetic and math: forward and VJP side by side.
+
+Binary ops broadcast; ``unbroadcast`` folds each gradient back to its input's shape.
+VJPs capture arrays and shapes, never input Tensors, so an unused input's memory is freed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import dtypes
+from ..tensor import Tensor
+from ._core import check_same_device, float_data, make, operands, spec, unbroadcast
+
+
+def _broadcast_error(op: str, x: Any, y: Any) -> ValueError:
+    sx = getattr(x, "shape", ())
+    sy = getattr(y, "shape", ())
+    return ValueError(f"{op}: shapes {tuple(sx)} and {tuple(sy)} cannot be broadcast together")
+
+
+def _compute(op: str, fn: Any, x: Any, y: Any) -> Any:
+    try:
+        return fn(x, y)
+    except ValueError:
+        raise _broadcast_error(op, x, y) from None
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b."""
+    ta, tb, x, y, be = operands(a, b, "add")
+    sa, sb = spec(ta), spec(tb)
+    out = _compute("add", be.xp.add, x, y)
+    return make("add", out, be, (ta, tb), lambda g: (unbroadcast(g, sa), unbroadcast(g, sb)))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b."""
+    ta, tb, x, y, be = operands(a, b, "sub")
+    sa, sb = spec(ta), spec(tb)
+    out = _compute("sub", be.xp.subtract, x, y)
+    return make("sub", out, be, (ta, tb), lambda g: (unbroadcast(g, sa), None if sb is None else unbroadcast(-g, sb)))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b."""
+    ta, tb, x, y, be = operands(a, b, "mul")
+    sa, sb = spec(ta), spec(tb)
+    out = _compute("mul", be.xp.multiply, x, y)
+
+    def vjp(g: Any) -> tuple:
+        return (
+            None if sa is None else unbroadcast(g * y, sa),
+            None if sb is None else unbroadcast(g * x, sb),
+        )
+
+    return make("mul", out, be, (ta, tb), vjp, save=[t for t in (ta, tb) if t is not None])
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b (true division: integers give float32)."""
+    ta, tb, x, y, be = operands(a, b, "div")
+    if getattr(x, "dtype", None) is not None and x.dtype.kind != "f":
+        x = x.astype(dtypes.DEFAULT_FLOAT)
+    if getattr(y, "dtype", None) is not None and y.dtype.kind != "f":
+        y = y.astype(dtypes.DEFAULT_FLOAT)
+    sa, sb = spec(ta), spec(tb)
+    out = _compute("div", be.xp.true_divide, x, y)
+
+    def vjp(g: Any) -> tuple:
+        q = g / y
+        return unbroadcast(q, sa), None if sb is None else unbroadcast(-q * out, sb)
+
+    save = [t for t in (ta, tb) if t is not None]
+    return make("div", out, be, (ta, tb), vjp, save=save, save_out=sb is not None)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """a ** b. d/da = b * a^(b-1); d/db = a^b * log(a) (0 where a == 0 and b >= 0, as PyTorch)."""
+    ta, tb, x, y, be = operands(a, b, "pow")
+    xp = be.xp
+    sa, sb = spec(ta), spec(tb)
+    out = _compute("pow", xp.power, x, y)
+
+    def vjp(g: Any) -> tuple:
+        ga = gb = None
+        if sa is not None:
+            if tb is None and y == 0:
+                ga = xp.zeros(sa[0], sa[1])
+            elif tb is None and y == 2:
+                ga = g * (2 * x)
+            else:
+                ga = g * (y * xp.power(x, y - 1))
+        if sb is not None:
+            base = xp.asarray(x, dtype=out.dtype)
+            logx = xp.log(xp.where(base == 0, 1, base))
+            gb = xp.where((base == 0) & (y >= 0), 0, g * out * logx)
+        return unbroadcast(ga, sa), unbroadcast(gb, sb)
+
+    save = [t for t in (ta, tb) if t is not None]
+    return make("pow", out, be, (ta, tb), vjp, save=save, save_out=sb is not None)
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return make("neg", -x.data, x._be, (x,), lambda g: (-g,))
+
+
+def _unary(name: str, x: Tensor, out: Any, dfn: Any, save_out: bool = False) -> Tensor:
+    """Record an elementwise op whose VJP is ``dfn(g)``."""
+    return make(name, out, x._be, (x,), lambda g: (dfn(g),), save=() if save_out else (x,), save_out=save_out)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """|x|; abs'(0) = 0, as PyTorch."""
+    xp, d = x._be.xp, x.data
+    return _unary("abs", x, xp.abs(d), lambda g: g * xp.sign(d))
+
+
+def exp(x: Tensor) -> Tensor:
+    """e^x (saves its output: d/dx = e^x)."""
+    y = x._be.xp.exp(float_data(x))
+    return _unary("exp", x, y, lambda g: g * y, save_out=True)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    d = float_data(x)
+    return _unary("log", x, x._be.xp.log(d), lambda g: g / d)
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    d = float_data(x)
+    return _unary("log1p", x, x._be.xp.log1p(d), lambda g: g / (1 + d))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root (saves its output: d/dx = 1 / (2 sqrt(x)))."""
+    y = x._be.xp.sqrt(float_data(x))
+    return _unary("sqrt", x, y, lambda g: g / (2 * y), save_out=True)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x) (saves its output: d/dx = -y^3 / 2)."""
+    y = 1 / x._be.xp.sqrt(float_data(x))
+    return _unary("rsqrt", x, y, lambda g: g * (-0.5 * y * y * y), save_out=True)
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine."""
+    xp, d = x._be.xp, float_data(x)
+    return _unary("sin", x, xp.sin(d), lambda g: g * xp.cos(d))
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine."""
+    xp, d = x._be.xp, float_data(x)
+    return _unary("cos", x, xp.cos(d), lambda g: -g * xp.sin(d))
+
+
+def _bound(v: Any, x: Tensor, op: str) -> tuple[Tensor | None, Any]:
+    if v is None or not isinstance(v, Tensor):
+        return None, v
+    check_same_device(op, x, v)
+    return v, v.data
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Limit x to [min, max]; x gets the gradient where min <= x <= max, a bound where it binds."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    xp, d = x._be.xp, x.data
+    tlo, lo = _bound(min, x, "clamp")
+    thi, hi = _bound(max, x, "clamp")
+    out = d
+    if lo is not None:
+        out = xp.maximum(out, lo)
+    if hi is not None:
+        out = xp.minimum(out, hi)
+    if out is d:
+        out = d.copy()
+    if out.dtype != d.dtype and d.dtype.kind == "f":
+        out = out.astype(d.dtype)
+    sx, slo, shi = spec(x), spec(tlo), spec(thi)
+
+    def vjp(g: Any) -> tuple:
+        # out = min(max(x, lo), hi): hi binds where max(x, lo) > hi, lo where x < lo and hi does not
+        above = (d if lo is None else xp.maximum(d, lo)) > hi if hi is not None else xp.zeros(d.shape, bool)
+        below = (d < lo) & ~above if lo is not None else xp.zeros(d.shape, bool)
+        inside = ~(below | above)
+        return (
+            None if sx is None else unbroadcast(g * inside, sx),
+            None if slo is None else unbroadcast(g * below, slo),
+            None if shi is None else unbroadcast(g * above, shi),
+        )
+
+    return make("clamp", out, x._be, (x, tlo, thi), vjp, save=[t for t in (x, tlo, thi) if t is not None])
+
+
+clip = clamp
+
+
+def _minmax(op: str, a: Any, b: Any, take_a: Any) -> Tensor:
+    ta, tb, x, y, be = operands(a, b, op)
+    xp = be.xp
+    sa, sb = spec(ta), spec(tb)
+    out = _compute(op, xp.maximum if op == "maximum" else xp.minimum, x, y)
+
+    def vjp(g: Any) -> tuple:
+        wins = take_a(x, y)
+        half = (x == y) * 0.5  # ties split the gradient, as PyTorch
+        wa = wins + half
+        return (
+            None if sa is None else unbroadcast(g * wa, sa),
+            None if sb is None else unbroadcast(g * (1 - wa), sb),
+        )
+
+    return make(op, out, be, (ta, tb), vjp, save=[t for t in (ta, tb) if t is not None])
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max of a and b; ties split the gradient evenly."""
+    return _minmax("maximum", a, b, lambda x, y: x > y)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min of a and b; ties split the gradient evenly."""
+    return _minmax("minimum", a, b, lambda x, y: x < y)
+
+
+def where(condition: Tensor, a: Any, b: Any) -> Tensor:
+    """Elements of a where condition holds, else of b."""
+    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
+        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
+        raise TypeError(f"where: condition must be a bool tensor, got {got}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a, device=condition.device)
+    ta, tb, x, y, be = operands(a, b, "where")
+    if be is not condition._be:
+        check_same_device("where", condition, ta if ta is not None else tb)
+    c = condition.data
+    try:
+        out = be.xp.where(c, x, y)
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {condition.shape}, {tuple(getattr(x, 'shape', ()))} and "
+            f"{tuple(getattr(y, 'shape', ()))} cannot be broadcast together"
+        ) from None
+    sa, sb = spec(ta), spec(tb)
+
+    def vjp(g: Any) -> tuple:
+        return (
+            None if sa is None else unbroadcast(be.xp.where(c, g, 0), sa),
+            None if sb is None else unbroadcast(be.xp.where(c, 0, g), sb),
+        )
+
+    return make("where", out, be, (ta, tb), vjp, save=(condition,))
+
+
+def _compare(op: str, fn_name: str) -> Any:
+    def compare(a: Any, b: Any) -> Tensor:
+        ta, tb, x, y, be = operands(a, b, op)
+        return Tensor._wrap(_compute(op, getattr(be.xp, fn_name), x, y), be)
+
+    compare.__name__ = op
+    compare.__doc__ = f"Elementwise {fn_name} as a bool tensor (no gradient)."
+    return compare
+
+
+eq = _compare("eq", "equal")
+ne = _compare("ne", "not_equal")
+lt = _compare("lt", "less")
+le = _compare("le", "less_equal")
+gt = _compare("gt", "greater")
+ge = _compare("ge", "greater_equal")
+
+
+def logical_not(x: Tensor) -> Tensor:
+    """Elementwise not, as a bool tensor."""
+    return Tensor._wrap(x._be.xp.logical_not(x.data), x._be)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of each element (no gradient: it is 0 almost everywhere)."""
+    return Tensor._wrap(x._be.xp.sign(x.data), x._be)

@@ -1,0 +1,85 @@
+"""Indexing: x[key] with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tensor import Tensor
+from ._core import check_same_device, make, spec, unbroadcast
+
+
+def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
+    """Translate a key to the backend's arrays; also say whether it holds integer arrays
+    (advanced indexing, where an index may repeat and gradients must accumulate)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    xp = x._be.xp
+    out = []
+    gather = False
+    for k in parts:
+        if isinstance(k, Tensor):
+            check_same_device("index", x, k)
+            if k.dtype.kind not in "iub":
+                raise TypeError(f"index: tensors used as indices must be integer or bool, got {k.dtype}")
+            k = k.data
+        elif isinstance(k, (list, tuple)) or (hasattr(k, "dtype") and hasattr(k, "shape")):
+            k = xp.asarray(k)
+            if k.dtype.kind not in "iub":
+                raise TypeError(f"index: arrays used as indices must be integer or bool, got {k.dtype}")
+        if hasattr(k, "dtype") and k.dtype.kind in "iu" and k.ndim > 0:
+            gather = True
+        out.append(k)
+    return tuple(out), gather
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    """x[key], PyTorch/NumPy semantics; the gradient scatters back and repeated indices add up."""
+    k, gather = _key(x, key)
+    xp = x._be.xp
+    try:
+        out = x.data[k]
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
+    shape, dt = x.data.shape, x.data.dtype
+
+    def vjp(g: Any) -> tuple:
+        gx = xp.zeros(shape, dtype=dt)
+        if gather:
+            x._be.scatter_add(gx, k, g)
+        else:
+            gx[k] = g
+        return (gx,)
+
+    return make("index", xp.asarray(out), x._be, (x,), vjp, view_of=x)
+
+
+def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
+    """A copy of x with x[key] = value (the out-of-place form of ``x[key] = value``)."""
+    k, _ = _key(x, key)
+    xp = x._be.xp
+    tv = value if isinstance(value, Tensor) else None
+    if tv is not None:
+        check_same_device("index_put", x, tv)
+        v = tv.data
+    else:
+        v = value
+    out = x.data.copy()
+    try:
+        out[k] = v
+    except (ValueError, IndexError) as e:
+        vshape = tuple(getattr(v, "shape", ()))
+        raise ValueError(
+            f"index_put: cannot assign a value of shape {vshape} to x{_show(key)} of a tensor of shape {x.shape}: {e}"
+        ) from None
+    sv = spec(tv)
+
+    def vjp(g: Any) -> tuple:
+        gx = g.copy()
+        gx[k] = 0
+        gv = None if sv is None else unbroadcast(xp.asarray(g[k]), sv)
+        return gx, gv
+
+    return make("index_put", out, x._be, (x, tv), vjp)
+
+
+def _show(key: Any) -> str:
+    return f"[{key!r}]" if not isinstance(key, tuple) else "[" + ", ".join(map(repr, key)) + "]"

@@ -1,0 +1,170 @@
+"""In-place ops (``x += y``, ``x[key] = v``, ``add_``, ``fill_``, ...).
+
+Under ``no_grad`` (or when nothing requires grad) they write straight into the tensor's
+buffer. When autograd is recording they run the out-of-place op on a snapshot of the old
+value, write the result into the buffer and make the tensor the output of that op, so
+gradients stay exact. Every in-place write bumps the version counter, which lets
+backward detect a tensor that was changed after an op saved it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import _mode
+from ..tensor import Tensor
+from . import arith, index
+from ._core import check_same_device, operands
+
+
+def _recording(t: Tensor, *args: Any) -> bool:
+    if not _mode.enabled:
+        return False
+    return t._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)
+
+
+def _check_leaf(t: Tensor, name: str) -> None:
+    if t._node is None and t._requires_grad:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad cannot be changed in place while autograd records; "
+            "update parameters inside gpubp.no_grad(), or use the out-of-place op"
+        )
+
+
+def _replace(t: Tensor, r: Tensor) -> Tensor:
+    """Write result ``r`` into ``t``'s buffer and make ``t`` stand for it in the graph."""
+    t.data[...] = r.data
+    t._vc[0] += 1
+    t._node = r._node
+    t._requires_grad = t._requires_grad or r._requires_grad
+    return t
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """The old value of ``t`` as its own tensor, in ``t``'s place in the graph."""
+    s = Tensor._wrap(t.data.copy(), t._be)
+    s._node = t._node
+    s._requires_grad = t._requires_grad
+    return s
+
+
+_UFUNCS = {"add_": "add", "sub_": "subtract", "mul_": "multiply", "div_": "true_divide"}
+_OPS: dict[str, Callable] = {"add_": arith.add, "sub_": arith.sub, "mul_": arith.mul, "div_": arith.div}
+
+
+def _arith_inplace(t: Tensor, other: Any, name: str) -> Tensor:
+    _, _, _, y, be = operands(t, other, name)  # validates devices and operand types
+    result_dt = (
+        dtypes.promote(t.dtype, other.dtype) if isinstance(other, Tensor) else dtypes.scalar_dtype(t.dtype, other)
+    )
+    if name == "div_" and result_dt.kind != "f":
+        result_dt = dtypes.DEFAULT_FLOAT
+    if dtypes._CATEGORY[result_dt.kind] > dtypes._CATEGORY[t.dtype.kind]:
+        raise RuntimeError(f"{name}: the result has dtype {result_dt}, which cannot be stored in this {t.dtype} tensor")
+    oshape = tuple(getattr(y, "shape", ()))
+    try:
+        bshape = np.broadcast_shapes(t.shape, oshape)
+    except ValueError:
+        bshape = None
+    if bshape != t.shape:
+        raise ValueError(f"{name}: an operand of shape {oshape} does not broadcast to this tensor's shape {t.shape}")
+    if _recording(t, other):
+        _check_leaf(t, name)
+        return _replace(t, _OPS[name](_snapshot(t), other))
+    getattr(be.xp, _UFUNCS[name])(t.data, y, out=t.data, casting="unsafe")
+    t._vc[0] += 1
+    return t
+
+
+def _scaled(other: Any, alpha: float) -> Any:
+    if alpha == 1:
+        return other
+    return arith.mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
+def add_(t: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """t += alpha * other, in place."""
+    return _arith_inplace(t, _scaled(other, alpha), "add_")
+
+
+def sub_(t: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """t -= alpha * other, in place."""
+    return _arith_inplace(t, _scaled(other, alpha), "sub_")
+
+
+def mul_(t: Tensor, other: Any) -> Tensor:
+    """t *= other, in place."""
+    return _arith_inplace(t, other, "mul_")
+
+
+def div_(t: Tensor, other: Any) -> Tensor:
+    """t /= other, in place."""
+    return _arith_inplace(t, other, "div_")
+
+
+def setitem(t: Tensor, key: Any, value: Any) -> None:
+    """t[key] = value."""
+    if _recording(t, value):
+        _check_leaf(t, "setitem")
+        _replace(t, index.index_put(_snapshot(t), key, value))
+        return
+    k, _ = index._key(t, key)
+    v = value
+    if isinstance(value, Tensor):
+        check_same_device("setitem", t, value)
+        v = value.data
+    try:
+        t.data[k] = v
+    except (ValueError, IndexError) as e:
+        vshape = tuple(getattr(v, "shape", ()))
+        raise ValueError(
+            f"setitem: cannot assign a value of shape {vshape} into a tensor of shape {t.shape}: {e}"
+        ) from None
+    t._vc[0] += 1
+
+
+def fill_(t: Tensor, value: Any) -> Tensor:
+    """Set every element to ``value`` (a number or a one-element tensor)."""
+    if isinstance(value, Tensor) and value.data.size != 1:
+        raise ValueError(f"fill_: value must have one element, got shape {value.shape}")
+    setitem(t, Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value)
+    return t
+
+
+def zero_(t: Tensor) -> Tensor:
+    """Set every element to 0."""
+    return fill_(t, 0)
+
+
+def copy_(t: Tensor, src: Tensor) -> Tensor:
+    """Copy ``src`` (broadcast to t's shape) into t."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
+    if src._be is not t._be:
+        src = src.to(t.device)
+    if not _broadcasts(t.shape, src.shape):
+        raise ValueError(f"copy_: src of shape {src.shape} does not broadcast to {t.shape}")
+    setitem(t, Ellipsis, src)
+    return t
+
+
+def _broadcasts(shape: tuple, other: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, other) == shape
+    except ValueError:
+        return False
+
+
+def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clamp in place."""
+    if _recording(t, min, max):
+        _check_leaf(t, "clamp_")
+        return _replace(t, arith.clamp(_snapshot(t), min, max))
+    r = arith.clamp(t, min, max)
+    t.data[...] = r.data
+    t._vc[0] += 1
+    return t

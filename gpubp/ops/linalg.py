@@ -1,0 +1,83 @@
+"""Matrix products: matmul (1-D, 2-D, batched with broadcasting) and the fused linear layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._core import check_same_device, make, spec, unbroadcast
+
+
+def _check_float_pair(op: str, a: Tensor, b: Tensor) -> None:
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{op}: expected Tensors, got {type(a).__name__} and {type(b).__name__}")
+    check_same_device(op, a, b)
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: dtypes differ ({a.dtype} and {b.dtype}); cast one with .to(dtype)")
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with NumPy/PyTorch semantics: 1-D operands are vectors, leading dims broadcast."""
+    _check_float_pair("matmul", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last dim of the first) != "
+            f"{kb} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the second)"
+        )
+    xp = a._be.xp
+    x, y = a.data, b.data
+    try:
+        out = xp.matmul(x, y)
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+    sa, sb = spec(a), spec(b)
+
+    def vjp(g: Any) -> tuple:
+        # work on >= 2-D views: a vector is a (1, k) row on the left, a (k, 1) column on the right
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+        g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
+        ga = gb = None
+        if sa is not None:
+            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(y2, -1, -2)), (x2.shape, sa[1])).reshape(sa[0])
+        if sb is not None:
+            gb = unbroadcast(xp.matmul(xp.swapaxes(x2, -1, -2), g2), (y2.shape, sb[1])).reshape(sb[0])
+        return ga, gb
+
+    return make("matmul", out, a._be, (a, b), vjp, save=(a, b))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weight.T + bias for x of shape (..., in), weight (out, in), bias (out,); one op."""
+    _check_float_pair("linear", x, weight)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} needs a last dim equal to weight's in_features; "
+            f"weight has shape {weight.shape}, expected (out_features, {x.shape[-1] if x.ndim else '?'})"
+        )
+    if bias is not None:
+        _check_float_pair("linear", x, bias)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+    xp = x._be.xp
+    xd, wd = x.data, weight.data
+    out = xp.matmul(xd, wd.T)
+    if bias is not None:
+        out += bias.data  # in place: out is fresh, no temporary
+    sx, sw, sb = spec(x), spec(weight), spec(bias)
+
+    def vjp(g: Any) -> tuple:
+        g2 = g.reshape(-1, g.shape[-1])  # (N, out)
+        gx = None if sx is None else xp.matmul(g, wd)
+        gw = None if sw is None else xp.matmul(g2.T, xd.reshape(-1, xd.shape[-1]))
+        gb = None if sb is None else g2.sum(axis=0)
+        return gx, gw, gb
+
+    return make("linear", out, x._be, (x, weight, bias), vjp, save=(x, weight))

@@ -1,0 +1,278 @@
+"""Shape ops: views (reshape, permute, expand, ...), joins and splits, padding, copies and casts."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from .. import dtypes
+from ..backend import get_backend
+from ..tensor import Tensor
+from ._core import check_same_device, make, norm_dim, spec, unbroadcast
+
+
+def _shape_args(args: tuple, op: str) -> tuple[int, ...]:
+    """Accept f(2, 3) and f((2, 3))."""
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        args = tuple(args[0])
+    for a in args:
+        if not isinstance(a, numbers.Integral):
+            raise TypeError(f"{op}: sizes must be ints, got {type(a).__name__}")
+    return tuple(int(a) for a in args)
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape (one size may be -1); a view when possible."""
+    new = _shape_args(shape, "reshape")
+    n = x.data.size
+    known = math.prod(s for s in new if s != -1)
+    if new.count(-1) > 1 or any(s < -1 for s in new):
+        bad = True
+    elif -1 in new:
+        bad = known == 0 or n % known != 0
+    else:
+        bad = known != n
+    if bad:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({n} elements) into {new}")
+    old = x.data.shape
+    return make("reshape", x.data.reshape(new), x._be, (x,), lambda g: (g.reshape(old),), view_of=x)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s = norm_dim(start_dim, x.ndim, "flatten")
+    e = norm_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.shape
+    return reshape(x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    """Reorder the dims (a view)."""
+    order = _shape_args(dims, "permute")
+    if len(order) != x.ndim:
+        raise ValueError(f"permute: got {len(order)} dims {order} for a tensor with {x.ndim} dims")
+    order = tuple(norm_dim(d, x.ndim, "permute") for d in order)
+    if len(set(order)) != len(order):
+        raise ValueError(f"permute: dims {order} repeat a dimension")
+    xp = x._be.xp
+    inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+    return make("permute", xp.transpose(x.data, order), x._be, (x,), lambda g: (xp.transpose(g, inverse),), view_of=x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view)."""
+    if x.ndim == 0:
+        return x
+    a, b = norm_dim(dim0, x.ndim, "transpose"), norm_dim(dim1, x.ndim, "transpose")
+    order = list(range(x.ndim))
+    order[a], order[b] = order[b], order[a]
+    return permute(x, tuple(order))
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """A read-only view of x broadcast to ``shape``; the gradient sums over broadcast dims."""
+    shape = tuple(int(s) for s in shape)
+    xp = x._be.xp
+    try:
+        out = xp.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    sx = spec(x)
+    return make("expand", out, x._be, (x,), lambda g: (unbroadcast(g, sx),), view_of=x)
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes``; -1 keeps a dim's size."""
+    sizes = _shape_args(sizes, "expand")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims {x.shape}")
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """Drop size-1 dims (all of them, or those in ``dim`` that have size 1)."""
+    if dim is None:
+        dims = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+        dims = tuple(norm_dim(d, max(x.ndim, 1), "squeeze") for d in dims) if x.ndim else ()
+        dims = tuple(d for d in dims if x.shape[d] == 1)
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at ``dim``."""
+    d = norm_dim(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def _join_inputs(tensors: Sequence[Tensor], op: str) -> tuple[list[Tensor], Any]:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} is a {type(t).__name__}, expected a Tensor")
+        check_same_device(op, tensors[0], t)
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
+        dt = dtypes.promote(dt, t.dtype)
+    return tensors, dt
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim; the gradient is split back."""
+    tensors, dt = _join_inputs(tensors, "cat")
+    ref = tensors[0]
+    ax = norm_dim(dim, max(ref.ndim, 1), "cat")
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or t.shape[:ax] + t.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
+            raise ValueError(
+                f"cat: tensor {i} has shape {t.shape}, but every tensor must match {ref.shape} except in dim {dim}"
+            )
+    xp = ref._be.xp
+    out = xp.concatenate([t.data.astype(dt, copy=False) for t in tensors], axis=ax)
+    bounds = [0]
+    for t in tensors:
+        bounds.append(bounds[-1] + t.shape[ax])
+    specs = [spec(t) for t in tensors]
+
+    def vjp(g: Any) -> tuple:
+        return tuple(
+            None if s is None else unbroadcast(g[(slice(None),) * ax + (slice(lo, hi),)], s)
+            for s, lo, hi in zip(specs, bounds, bounds[1:])
+        )
+
+    return make("cat", out, ref._be, tensors, vjp)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new dim."""
+    tensors, _ = _join_inputs(tensors, "stack")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape} like tensor 0")
+    d = norm_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def _slice(x: Tensor, ax: int, lo: int, hi: int) -> Tensor:
+    xp = x._be.xp
+    key = (slice(None),) * ax + (slice(lo, hi),)
+    shape, dt = x.data.shape, x.data.dtype
+
+    def vjp(g: Any) -> tuple:
+        gx = xp.zeros(shape, dtype=dt)
+        gx[key] = g
+        return (gx,)
+
+    return make("split", x.data[key], x._be, (x,), vjp, view_of=x)
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of size ``split_size`` (the last may be smaller), or of the given sizes."""
+    ax = norm_dim(dim, max(x.ndim, 1), "split")
+    n = x.shape[ax]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {n}, the size of dim {dim}")
+    bounds = [0]
+    for s in sizes:
+        bounds.append(bounds[-1] + s)
+    return tuple(_slice(x, ax, lo, hi) for lo, hi in zip(bounds, bounds[1:]))
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer if n is small)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    ax = norm_dim(dim, max(x.ndim, 1), "chunk")
+    return split(x, max(-(-x.shape[ax] // chunks), 1), ax)
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last len(pad)//2 dims; ``pad`` = (last_left, last_right, 2nd_last_left, ...), as PyTorch.
+
+    Modes: constant, reflect, replicate, circular.
+    """
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of pads for at most {x.ndim} dims, got {pad}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "reflect" and any(max(ws) >= x.shape[i] for i, ws in enumerate(widths) if max(ws) > 0):
+        raise ValueError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {x.shape}")
+    xp, shape = x._be.xp, x.data.shape
+    if mode == "constant":
+        out = xp.pad(x.data, widths, mode="constant", constant_values=value)
+        key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))
+        return make("pad", out, x._be, (x,), lambda g: (g[key],))
+    out = xp.pad(x.data, widths, mode=_PAD_MODES[mode])
+    # where each output element came from, as flat input indices: the gradient scatters back
+    source = xp.pad(xp.arange(x.data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
+
+    def vjp(g: Any) -> tuple:
+        gx = xp.bincount(source, weights=g.reshape(-1), minlength=x.data.size)
+        return (gx.reshape(shape).astype(g.dtype, copy=False),)
+
+    return make("pad", out, x._be, (x,), vjp)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """A C-contiguous tensor with the same values (x itself when it already is one)."""
+    if x.data.flags.c_contiguous:
+        return x
+    return make("contiguous", x._be.xp.ascontiguousarray(x.data), x._be, (x,), lambda g: (g,))
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy that stays in the graph."""
+    return make("clone", x.data.copy(), x._be, (x,), lambda g: (g,))
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """Cast to ``dtype``; the gradient is cast back (none flows into integer results)."""
+    dt = dtypes.to_dtype(dtype)
+    if dt == x.data.dtype:
+        return x
+    src = x.data.dtype
+    out = x.data.astype(dt)
+    if dt.kind != "f":
+        return Tensor._wrap(out, x._be)
+    return make("astype", out, x._be, (x,), lambda g: (g.astype(src),))
+
+
+def to_device(x: Tensor, device: Any) -> Tensor:
+    """Copy to ``device``; the gradient is copied back."""
+    be = get_backend(device)
+    if be is x._be:
+        return x
+    src = x._be
+    out = be.asarray(src.to_numpy(x.data)) if src.device.type != "cpu" else be.asarray(x.data)
+    # the gradient travels back through the host: a synchronization, taken only when x needs it
+    return make("to", out, be, (x,), lambda g: (src.asarray(be.to_numpy(g)),))

@@ -1,0 +1,329 @@
+"""Tensor: one backend array plus what autograd needs (requires_grad, grad, node, version).
+
+Operators and most methods are the functions of ``gpubp.ops``, attached at the bottom of
+this file, so every op is written once and reachable both as ``gpubp.exp(x)`` and ``x.exp()``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import autograd, dtypes
+from .backend import Backend, Device, get_backend
+
+_sync_mode = {"error": False}
+
+
+def set_sync_debug_mode(mode: str) -> None:
+    """``"error"``: every conversion of tensor data to host values (item, numpy, tolist,
+    float, int, bool) raises, to prove a code path never waits for the GPU. ``"default"``: allow."""
+    if mode not in ("error", "default"):
+        raise ValueError(f"set_sync_debug_mode: mode must be 'error' or 'default', got {mode!r}")
+    _sync_mode["error"] = mode == "error"
+
+
+def _host_read(t: Tensor, what: str) -> None:
+    if _sync_mode["error"]:
+        raise RuntimeError(
+            f"{what}: reads tensor data on the host (a GPU synchronization) while sync debug mode is 'error'"
+        )
+
+
+def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
+    """Convert user data (nested lists, scalars, NumPy/CuPy arrays, Tensors) to ``be``'s array."""
+    if isinstance(data, Tensor):
+        arr = data.data if data._be is be else be.asarray(data._be.to_numpy(data.data))
+        return be.xp.array(arr, dtype=dtype, copy=True)
+    if hasattr(data, "__cuda_array_interface__") and be.device.type == "cpu":
+        data = data.get()  # a CuPy array coming to the CPU
+    if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        src = data
+    else:
+        src = np.asarray(data)
+        if src.dtype == np.float64 and dtype is None:
+            src = src.astype(dtypes.DEFAULT_FLOAT)  # Python floats become float32, as PyTorch
+    if src.dtype not in dtypes.SUPPORTED and dtype is None:
+        raise TypeError(f"tensor: data of dtype {src.dtype} is not supported")
+    return be.xp.array(src, dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array on one device that can record operations for autograd."""
+
+    __slots__ = ("data", "_be", "_requires_grad", "_grad", "_node", "_vc", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
+
+    def __init__(
+        self, data: Any, dtype: Any = None, device: str | Device | None = None, requires_grad: bool = False
+    ) -> None:
+        be = get_backend(device if device is not None else (data.device if isinstance(data, Tensor) else None))
+        self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be)
+        self._be = be
+        self._requires_grad = False
+        self._grad = None
+        self._node = None
+        self._vc = [0]
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _wrap(data: Any, be: Backend, vc: list | None = None) -> Tensor:
+        """Wrap an array without copying or checking (the fast path every op uses)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t._be = be
+        t._requires_grad = False
+        t._grad = None
+        t._node = None
+        t._vc = [0] if vc is None else vc
+        return t
+
+    # ---- attributes ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return self._be.device
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the length of one dimension."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(self.data.size)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        return self._node
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._node is not None:
+            if not value:
+                raise RuntimeError("requires_grad: cannot turn off requires_grad of a non-leaf tensor; use detach()")
+            return
+        if value and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set requires_grad in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape or value._be is not self._be or value.dtype != self.dtype:
+                raise ValueError(
+                    f"grad: assigned gradient has shape {value.shape}, dtype {value.dtype} on {value.device}; "
+                    f"expected shape {self.shape}, dtype {self.dtype} on {self.device}"
+                )
+        self._grad = value
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        return _ops.transpose(self, -2, -1)
+
+    # ---- conversion and devices ------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU; a copy from a GPU)."""
+        _host_read(self, "numpy()")
+        return self._be.to_numpy(self.data)
+
+    def item(self) -> Any:
+        """The single value as a Python number (waits for the GPU)."""
+        _host_read(self, "item()")
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists (waits for the GPU)."""
+        _host_read(self, "tolist()")
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self._be.device.type != "cpu":
+            raise TypeError(
+                f"cannot convert a tensor on {self.device} to NumPy implicitly; call .numpy() or .cpu() first"
+            )
+        _host_read(self, "__array__")
+        arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return np.array(arr, copy=True) if copy else arr
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return self.data.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self.data.__dlpack_device__()
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(device)``, ``to(dtype)`` or both; differentiable; returns self when nothing changes."""
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, (str, Device)):
+                device = a
+            elif isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            out = _ops.to_device(out, device)
+        if dtype is not None:
+            out = _ops.astype(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        """This tensor on the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        """This tensor on GPU ``index``."""
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return _ops.astype(self, dtypes.float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return _ops.astype(self, dtypes.float64)
+
+    def half(self) -> Tensor:
+        """Cast to float16."""
+        return _ops.astype(self, dtypes.float16)
+
+    def long(self) -> Tensor:
+        """Cast to int64."""
+        return _ops.astype(self, dtypes.int64)
+
+    def int(self) -> Tensor:
+        """Cast to int32."""
+        return _ops.astype(self, dtypes.int32)
+
+    def bool(self) -> Tensor:
+        """Cast to bool."""
+        return _ops.astype(self, dtypes.bool_)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        return Tensor._wrap(self.data, self._be, self._vc)
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf that requires grad."""
+        autograd.backward(self, gradient, retain_graph)
+
+    # ---- Python protocol ---------------------------------------------------------------------
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def _scalar(self, what: str) -> Any:
+        _host_read(self, what)
+        if self.data.size != 1:
+            raise ValueError(f"{what}: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool(): the truth value of a tensor with {self.data.size} elements is ambiguous; use any() or all()"
+            )
+        return bool(self._scalar("bool()"))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
+        return int(self._scalar("__index__"))
+
+    def __format__(self, spec: str) -> str:
+        if self.data.size == 1 and spec:
+            return format(self.data.reshape(()).item(), spec)
+        return repr(self)
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            np.asarray(self._be.to_numpy(self.data)), separator=", ", prefix="tensor(", threshold=200
+        )
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for gpubp tensors."""
+    return isinstance(obj, Tensor)
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
+
+
+from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
+
+_ops.attach_methods(Tensor)
