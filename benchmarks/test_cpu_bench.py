@@ -160,7 +160,7 @@ def torch_chain(x) -> None:  # noqa: ANN001
 def test_tiny_chain_gpubp(benchmark) -> None:  # noqa: ANN001
     x = gpubp.randn(16, device="cpu", requires_grad=True)
     benchmark(gpubp_chain, x)
-    benchmark.extra_info["per_op_us"] = benchmark.stats.stats.mean / CHAIN * 1e6 if benchmark.stats else None
+    benchmark.extra_info["per_op_us"] = benchmark.stats.stats.median / CHAIN * 1e6 if benchmark.stats else None
 
 
 @needs_torch
@@ -168,4 +168,34 @@ def test_tiny_chain_gpubp(benchmark) -> None:  # noqa: ANN001
 def test_tiny_chain_torch(benchmark) -> None:  # noqa: ANN001
     x = torch.randn(16, requires_grad=True)
     benchmark(torch_chain, x)
-    benchmark.extra_info["per_op_us"] = benchmark.stats.stats.mean / CHAIN * 1e6 if benchmark.stats else None
+    benchmark.extra_info["per_op_us"] = benchmark.stats.stats.median / CHAIN * 1e6 if benchmark.stats else None
+
+
+@pytest.mark.benchmark(group="mlp-step-cpu-interleaved")
+def test_mlp_step_interleaved_ratio(benchmark) -> None:  # noqa: ANN001
+    """gpubp and hand NumPy alternating step by step, so drift on a shared machine hits both alike.
+
+    The ratio of medians lands in the JSON's extra_info as ``gpubp_over_numpy``.
+    """
+    import time
+
+    x, y, params = _mlp_data()
+    ref = [p.copy() for p in params]
+    gx, gy = gpubp.tensor(x, device="cpu"), gpubp.tensor(y, device="cpu")
+    gp = [gpubp.tensor(p, device="cpu", requires_grad=True) for p in params]
+    rounds = 60 if benchmark.enabled else 2
+    ours, theirs = [], []
+
+    def pair() -> None:
+        t0 = time.perf_counter()
+        gpubp_mlp_step(gx, gy, gp)
+        t1 = time.perf_counter()
+        numpy_mlp_step(x, y, ref)
+        t2 = time.perf_counter()
+        ours.append(t1 - t0)
+        theirs.append(t2 - t1)
+
+    benchmark.pedantic(pair, rounds=rounds, warmup_rounds=3 if benchmark.enabled else 0)
+    benchmark.extra_info["gpubp_ms"] = float(np.median(ours) * 1e3)
+    benchmark.extra_info["numpy_ms"] = float(np.median(theirs) * 1e3)
+    benchmark.extra_info["gpubp_over_numpy"] = float(np.median(ours) / np.median(theirs))

@@ -6,7 +6,6 @@ this file, so every op is written once and reachable both as ``gpubp.exp(x)`` an
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -318,10 +317,6 @@ class Tensor:
 def is_tensor(obj: Any) -> bool:
     """True for gpubp tensors."""
     return isinstance(obj, Tensor)
-
-
-def _is_scalar(x: Any) -> bool:
-    return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
 
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)

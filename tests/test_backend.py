@@ -187,3 +187,15 @@ def test_gpubp_cross_entropy_uses_the_fused_primitive(device: str, monkeypatch: 
     logits = gpubp.randn(4, 3, device=device, requires_grad=True)
     gpubp.cross_entropy(logits, gpubp.tensor([0, 1, 2, 1], device=device)).backward()
     assert calls == [1]
+
+
+def test_cpu_backend_keeps_freed_memory_on_glibc() -> None:
+    """Documented CPU allocator tuning: on Linux/glibc it is on unless GPUBP_MALLOC_TUNING=0."""
+    import os
+    import sys
+
+    be = get_backend("cpu")
+    if sys.platform.startswith("linux") and os.environ.get("GPUBP_MALLOC_TUNING", "1") != "0":
+        assert isinstance(be.malloc_tuned, bool)
+    else:
+        assert be.malloc_tuned is False

@@ -157,3 +157,10 @@ def test_sync_debug_mode_blocks_host_reads(device: str) -> None:
     finally:
         gpubp.set_sync_debug_mode("default")
     assert y.item() == 4.0
+
+
+def test_equality_with_non_tensors(device: str) -> None:
+    x = gpubp.ones(2, device=device)
+    assert (x == None) is False  # noqa: E711 - Python's answer, not an elementwise error
+    assert (x != "a") is True
+    assert (x == 1).tolist() == [True, True]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -15,6 +19,29 @@ except ImportError:  # pragma: no cover - exercised only where SciPy is absent
     _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS.
+
+    A training step frees and reallocates the same large buffers (activations, gradients)
+    every iteration; by default glibc unmaps blocks of 128 KiB and more at once, so every step
+    page-faults its buffers back in, which made an MLP step ~1.6x slower than it needs to be.
+    This is the CPU analogue of a GPU caching allocator. Cost: the process keeps its peak heap.
+    Linux/glibc only; set GPUBP_MALLOC_TUNING=0 to leave malloc alone.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("GPUBP_MALLOC_TUNING", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and others: nothing to tune
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest: heap-allocate up to 32 MiB
+    return bool(ok and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
 class NumpyBackend(Backend):
     """Arrays in host memory, computed by NumPy."""
 
@@ -25,6 +52,7 @@ class NumpyBackend(Backend):
 
         self.device = Device("cpu")
         self._rng = np.random.default_rng()
+        self.malloc_tuned = _keep_freed_memory()
 
     def to_numpy(self, a: Any) -> np.ndarray:
         return np.asarray(a)

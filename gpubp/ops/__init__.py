@@ -83,6 +83,17 @@ NON_DIFFERENTIABLE = (
 )  # fmt: skip
 
 
+def _equality(fn: Any) -> Any:
+    """== and != against things that are not tensors, numbers or arrays give Python's answer."""
+
+    def method(self: Any, other: Any) -> Any:
+        if other is None or isinstance(other, (str, bytes, dict, set)):
+            return NotImplemented
+        return fn(self, other)
+
+    return method
+
+
 def _reflect(fn: Any) -> Any:
     def reflected(self: Any, other: Any) -> Any:
         return fn(other, self)
@@ -126,6 +137,6 @@ def attach_methods(cls: type) -> None:
     cls.__matmul__, cls.__rmatmul__ = matmul, _reflect(matmul)
     cls.__neg__ = neg
     cls.__abs__ = abs
-    cls.__eq__, cls.__ne__ = eq, ne
+    cls.__eq__, cls.__ne__ = _equality(eq), _equality(ne)
     cls.__lt__, cls.__le__, cls.__gt__, cls.__ge__ = lt, le, gt, ge
     cls.__invert__ = logical_not
