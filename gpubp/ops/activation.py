@@ -61,23 +61,24 @@ def silu(x: Tensor) -> Tensor:
     return _activation("silu", x)
 
 
+def _rowwise(name: str, x: Tensor, dim: int, constant: float) -> Tensor:
+    """softmax / log_softmax along ``dim`` through the backend's fused pair (saves the output).
+    A 0-d input is a single row of one element: the result is ``constant`` and the gradient 0."""
+    be = x._be
+    xd = float_data(x)
+    if x.ndim == 0:
+        return make(name, be.xp.full_like(xd, constant), be, (x,), lambda g: (be.xp.zeros_like(g),))
+    ax = norm_dim(dim, x.ndim, name)
+    forward, backward = getattr(be, name), getattr(be, name + "_backward")
+    y = forward(xd, ax)
+    return make(name, y, be, (x,), lambda g: (backward(g, y, ax),), save_out=True)
+
+
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the max for stability."""
-    be = x._be
-    ax = norm_dim(dim, max(x.ndim, 1), "softmax") if x.ndim else None
-    xd = float_data(x)
-    if ax is None:
-        return make("softmax", be.xp.ones_like(xd), be, (x,), lambda g: (be.xp.zeros_like(g),))
-    y = be.softmax(xd, ax)
-    return make("softmax", y, be, (x,), lambda g: (be.softmax_backward(g, y, ax),), save_out=True)
+    return _rowwise("softmax", x, dim, 1.0)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed stably."""
-    be = x._be
-    ax = norm_dim(dim, max(x.ndim, 1), "log_softmax") if x.ndim else None
-    xd = float_data(x)
-    if ax is None:
-        return make("log_softmax", be.xp.zeros_like(xd), be, (x,), lambda g: (be.xp.zeros_like(g),))
-    y = be.log_softmax(xd, ax)
-    return make("log_softmax", y, be, (x,), lambda g: (be.log_softmax_backward(g, y, ax),), save_out=True)
+    return _rowwise("log_softmax", x, dim, 0.0)
