@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import dtypes
+from . import cuda, dtypes
 from .autograd import backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, default_device, device_count, set_default_device
 from .creation import (

@@ -139,9 +139,15 @@ def _our_step(be, kind: str, kw: dict, p: list, g: list, state: dict, step: int)
         if kind == "adamw":
             args.setdefault("weight_decay", 0.01)
         be.adam_update(
-            p, g, state["m"], state["v"], step=step, decoupled=kind == "adamw",
-            max_exp_avg_sqs=state.get("vmax"), **args,
-        )  # fmt: skip
+            p,
+            g,
+            state["m"],
+            state["v"],
+            step=step,
+            decoupled=kind == "adamw",
+            max_exp_avg_sqs=state.get("vmax"),
+            **args,
+        )
     elif kind == "rmsprop":
         state.setdefault("v", zeros())
         centered = kw.get("centered", False)

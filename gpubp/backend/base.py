@@ -159,7 +159,8 @@ class Backend(ABC):
     def cross_entropy(
         self, logits: Any, target: Any, ignore_index: int = -100, label_smoothing: float = 0.0
     ) -> tuple[Any, Any]:
-        """Per-row loss (0 on ignored rows) and the softmax probabilities saved for backward.
+        """Per-row loss (0 on ignored rows) and what backward needs (here: the softmax
+        probabilities; a backend may save something else, the op passes it through).
 
         loss_i = (1 - eps) * -log p[i, t_i] + eps * mean_c(-log p[i, c])
         """
@@ -175,13 +176,14 @@ class Backend(ABC):
     def cross_entropy_backward(
         self,
         g_rows: Any,
-        probs: Any,
+        saved: Any,
         target: Any,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
     ) -> Any:
         """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row; ignored rows get 0."""
         xp = self.xp
+        probs = saved
         valid = target != ignore_index
         gr = xp.where(valid, g_rows, 0).astype(probs.dtype, copy=False)
         d = probs * gr[:, None]

@@ -1,35 +1,55 @@
-"""The CUDA backend: CuPy, imported only when a ``cuda`` device is first used.
+"""The CUDA backend: CuPy for ``xp``, custom kernels from ``kernels/`` for the fused primitives.
 
-Until the custom kernels of ``kernels/`` land, every fused primitive runs the ``xp``
-reference of ``base.Backend`` on CuPy arrays, which keeps the data on the device.
+CuPy is imported only when a ``cuda`` device is first used. Every primitive here launches
+work and returns device arrays: nothing waits for the GPU. Inputs a kernel is not
+instantiated for (integer or bfloat16 data, odd layouts) take the ``xp`` reference of
+``base.Backend``, which is correct, only slower.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import kernels
 from .base import Backend
+
+BLOCK = 256  # threads per block for every kernel; row kernels run 8 warps (rows) per block
+
+_TABLE = np.dtype(
+    [
+        ("ptr", np.uint64, (kernels.MT_LISTS, kernels.MT_MAX)),
+        ("numel", np.int64, (kernels.MT_MAX,)),
+        ("count", np.int64),
+    ]
+)
 
 
 class CupyBackend(Backend):
-    """Arrays in one GPU's memory, computed by CuPy."""
+    """Arrays in one GPU's memory; fused primitives run gpubp's own kernels."""
 
     def __init__(self, index: int) -> None:
         import cupy
+        import cupyx
         import cupyx.scipy.special
 
         from . import Device
 
         self.xp = cupy
+        self._cupyx = cupyx
         self.device = Device("cuda", index)
         self.index = index
         self._cuda_device = cupy.cuda.Device(index)
         self._erf = cupyx.scipy.special.erf
+        self._modules: dict[str, Any] = {}
+        self._sm_count = int(self._cuda_device.attributes["MultiProcessorCount"])
         with self._cuda_device:
             self._rng = cupy.random.default_rng()
 
+    # ---- arrays, random -------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         with self._cuda_device:
             return self.xp.asarray(data, dtype=dtype)
@@ -37,26 +57,424 @@ class CupyBackend(Backend):
     def to_numpy(self, a: Any) -> np.ndarray:
         return self.xp.asnumpy(a)  # device-to-host copy: synchronizes
 
-    def scatter_add(self, target: Any, key: Any, values: Any) -> None:
-        import cupyx
-
-        cupyx.scatter_add(target, key, values)
-
     def erf(self, x: Any) -> Any:
         return self._erf(x)
+
+    def scatter_add(self, target: Any, key: Any, values: Any) -> None:
+        self._cupyx.scatter_add(target, key, values)
 
     def manual_seed(self, seed: int) -> None:
         with self._cuda_device:
             self._rng = self.xp.random.default_rng(seed)
 
     def randn(self, shape: tuple, dtype: Any) -> Any:
+        dt = np.dtype(dtype)
         with self._cuda_device:
-            return self._rng.standard_normal(shape, dtype=np.dtype(dtype))
+            if dt in (np.float32, np.float64):
+                return self._rng.standard_normal(shape, dtype=dt)
+            return self._rng.standard_normal(shape, dtype=np.float32).astype(dt)
 
     def rand(self, shape: tuple, dtype: Any) -> Any:
+        dt = np.dtype(dtype)
         with self._cuda_device:
-            return self._rng.random(shape, dtype=np.dtype(dtype))
+            if dt in (np.float32, np.float64):
+                return self._rng.random(shape, dtype=dt)
+            return self._rng.random(shape, dtype=np.float32).astype(dt)
 
     def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
         with self._cuda_device:
             return self._rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
+
+    # ---- kernels ----------------------------------------------------------------------------
+    def _kernel(self, family: str, name: str) -> Any:
+        """A compiled kernel; its family's module compiles on first use (then CuPy's disk cache)."""
+        module = self._modules.get(family)
+        if module is None:
+            with self._cuda_device:
+                module = self.xp.RawModule(
+                    code=kernels.source(family),
+                    options=("-std=c++17",),
+                    name_expressions=kernels.FAMILIES[family][1],
+                )
+            self._modules[family] = module
+        with self._cuda_device:
+            return module.get_function(name)
+
+    def warmup(self) -> None:
+        """Compile every kernel of every family now."""
+        for family, (_, names) in kernels.FAMILIES.items():
+            for name in names:
+                self._kernel(family, name)
+
+    def _grid(self, work: int) -> tuple[int]:
+        # enough blocks to fill the GPU, no more: the kernels loop (grid-stride) over the rest
+        return (max(1, min(math.ceil(work / BLOCK), self._sm_count * 16)),)
+
+    def _launch(self, family: str, name: str, work: int, args: tuple) -> None:
+        with self._cuda_device:
+            self._kernel(family, name)(self._grid(work), (BLOCK,), args)
+
+    def _contig(self, a: Any) -> Any:
+        return self.xp.ascontiguousarray(a)
+
+    # ---- activations ------------------------------------------------------------------------
+    def act_forward(self, name: str, x: Any, param: float = 0.0) -> Any:
+        ct = kernels.CTYPES.get(x.dtype.name)
+        if ct is None:
+            return super().act_forward(name, x, param)
+        x = self._contig(x)
+        y = self.xp.empty_like(x)
+        if x.size:
+            kid = kernels.ACTIVATION_IDS[name]
+            self._launch(
+                "activations", f"act_forward<{ct}, {kid}>", x.size, (x, y, np.int64(x.size), np.float32(param))
+            )
+        return y
+
+    def act_backward(self, name: str, g: Any, saved: Any, param: float = 0.0) -> Any:
+        ct = kernels.CTYPES.get(saved.dtype.name)
+        if ct is None or g.dtype != saved.dtype or g.shape != saved.shape:
+            return super().act_backward(name, g, saved, param)
+        g, saved = self._contig(g), self._contig(saved)
+        dx = self.xp.empty_like(saved)
+        if dx.size:
+            kid = kernels.ACTIVATION_IDS[name]
+            args = (g, saved, dx, np.int64(dx.size), np.float32(param))
+            self._launch("activations", f"act_backward<{ct}, {kid}>", dx.size, args)
+        return dx
+
+    # ---- softmax family: rows along the last axis; other axes are moved there first ----------
+    def _rows(self, a: Any, axis: int) -> Any:
+        return self._contig(self.xp.moveaxis(a, axis, -1))
+
+    def _softmax_fwd(self, x: Any, axis: int, log: bool) -> Any:
+        ct = kernels.CTYPES.get(x.dtype.name)
+        if ct is None:
+            return (super().log_softmax if log else super().softmax)(x, axis)
+        rows = self._rows(x, axis)
+        y = self.xp.empty_like(rows)
+        cols = rows.shape[-1] if rows.ndim else 1
+        n_rows = rows.size // max(cols, 1)
+        if rows.size:
+            name = f"softmax_forward<{ct}, {'true' if log else 'false'}>"
+            self._launch("softmax", name, n_rows * 32, (rows, y, np.int64(n_rows), np.int64(cols)))
+        return self.xp.moveaxis(y, -1, axis)
+
+    def _softmax_bwd(self, g: Any, y: Any, axis: int, log: bool) -> Any:
+        ct = kernels.CTYPES.get(y.dtype.name)
+        if ct is None or g.dtype != y.dtype:
+            return (super().log_softmax_backward if log else super().softmax_backward)(g, y, axis)
+        gr, yr = self._rows(g, axis), self._rows(y, axis)
+        dx = self.xp.empty_like(yr)
+        cols = yr.shape[-1]
+        n_rows = yr.size // max(cols, 1)
+        if yr.size:
+            name = f"softmax_backward<{ct}, {'true' if log else 'false'}>"
+            self._launch("softmax", name, n_rows * 32, (gr, yr, dx, np.int64(n_rows), np.int64(cols)))
+        return self.xp.moveaxis(dx, -1, axis)
+
+    def softmax(self, x: Any, axis: int) -> Any:
+        return self._softmax_fwd(x, axis, False)
+
+    def log_softmax(self, x: Any, axis: int) -> Any:
+        return self._softmax_fwd(x, axis, True)
+
+    def softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
+        return self._softmax_bwd(g, y, axis, False)
+
+    def log_softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
+        return self._softmax_bwd(g, y, axis, True)
+
+    # ---- fused cross-entropy: saves (logits, lse per row), not an N x C probability matrix ----
+    def cross_entropy(
+        self, logits: Any, target: Any, ignore_index: int = -100, label_smoothing: float = 0.0
+    ) -> tuple[Any, Any]:
+        ct = kernels.CTYPES.get(logits.dtype.name)
+        if ct is None:
+            return super().cross_entropy(logits, target, ignore_index, label_smoothing)
+        xp = self.xp
+        logits = self._contig(logits)
+        target = self._contig(target.astype(xp.int64, copy=False))
+        n, c = logits.shape
+        loss = xp.empty(n, dtype=logits.dtype)
+        lse = xp.empty(n, dtype=xp.float64 if logits.dtype == xp.float64 else xp.float32)
+        if n:
+            args = (
+                logits,
+                target,
+                loss,
+                lse,
+                np.int64(n),
+                np.int64(c),
+                np.int64(ignore_index),
+                np.float32(label_smoothing),
+            )
+            self._launch("softmax", f"cross_entropy_forward<{ct}>", n * 32, args)
+        return loss, (logits, lse)
+
+    def cross_entropy_backward(
+        self,
+        g_rows: Any,
+        saved: Any,
+        target: Any,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+    ) -> Any:
+        if not isinstance(saved, tuple):  # saved by the reference path
+            return super().cross_entropy_backward(g_rows, saved, target, ignore_index, label_smoothing)
+        xp = self.xp
+        logits, lse = saved
+        ct = kernels.CTYPES[logits.dtype.name]
+        target = self._contig(target.astype(xp.int64, copy=False))
+        if g_rows.ndim == 1 and g_rows.strides[0] == 0:  # one gradient for every row (mean or sum)
+            g, stride = self._contig(g_rows[:1].astype(logits.dtype)), 0
+        else:
+            g, stride = self._contig(g_rows.astype(logits.dtype, copy=False)), 1
+        n, c = logits.shape
+        dx = xp.empty_like(logits)
+        if n:
+            args = (
+                g,
+                np.int64(stride),
+                logits,
+                lse,
+                target,
+                dx,
+                np.int64(n),
+                np.int64(c),
+                np.int64(ignore_index),
+                np.float32(label_smoothing),
+            )
+            self._launch("softmax", f"cross_entropy_backward<{ct}>", n * 32, args)
+        return dx
+
+    # ---- reductions ---------------------------------------------------------------------------
+    def _tables(self, lists: Sequence[Sequence[Any]]) -> list[tuple[np.ndarray, int]]:
+        """TensorTables (passed by value) for the arrays in ``lists``, MT_MAX tensors each,
+        with the size of the largest tensor of each (to size the grid)."""
+        count = len(lists[0])
+        out = []
+        for start in range(0, count, kernels.MT_MAX):
+            stop = min(start + kernels.MT_MAX, count)
+            table = np.zeros(1, dtype=_TABLE)
+            for li, arrays in enumerate(lists):
+                if arrays is None:
+                    continue
+                for j, a in enumerate(arrays[start:stop]):
+                    table["ptr"][0, li, j] = a.data.ptr
+            sizes = [a.size for a in lists[0][start:stop]]
+            table["numel"][0, : stop - start] = sizes
+            table["count"][0] = stop - start
+            out.append((table, max(sizes, default=0)))
+        return out
+
+    def _fusable(self, lists: Sequence[Sequence[Any] | None], state_dtype: Any) -> bool:
+        """Can a multi-tensor kernel take these lists? Contiguous, one parameter dtype it is
+        instantiated for, gradients of that dtype, state in the kernel's math type."""
+        params = lists[0]
+        if not params or kernels.CTYPES.get(params[0].dtype.name) is None:
+            return False
+        for li, arrays in enumerate(lists):
+            if arrays is None:
+                continue
+            want = params[0].dtype if li < 2 else state_dtype
+            for a in arrays:
+                if a.dtype != want or not a.flags.c_contiguous:
+                    return False
+        return True
+
+    def _math_dtype(self, dtype: Any) -> Any:
+        return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+    def sq_norm(self, arrays: Sequence[Any]) -> Any:
+        xp = self.xp
+        if not arrays:
+            return xp.zeros((), dtype=xp.float32)
+        groups: dict[Any, list] = {}
+        for a in arrays:
+            groups.setdefault(a.dtype, []).append(self._contig(a))
+        total = None
+        for dtype, group in groups.items():
+            ct = kernels.CTYPES.get(dtype.name)
+            if ct is None:
+                part = super().sq_norm(group)
+            else:
+                part = xp.zeros((), dtype=self._math_dtype(dtype))
+                for table, largest in self._tables([group]):
+                    self._launch("reduce", f"sq_norm_multi<{ct}>", largest, (table, part))
+            total = part if total is None else total + part
+        return total.astype(arrays[0].dtype, copy=False)
+
+    def moments(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
+        kept = [i for i in range(x.ndim) if i not in axes]
+        ct = kernels.CTYPES.get(x.dtype.name)
+        if ct is None or len(kept) != 1:
+            return super().moments(x, axes)
+        c = kept[0]
+        x = self._contig(x)
+        outer, channels, inner = math.prod(x.shape[:c]), x.shape[c], math.prod(x.shape[c + 1 :])
+        mdt = self._math_dtype(x.dtype)
+        mean = self.xp.empty(channels, dtype=mdt)
+        var = self.xp.empty(channels, dtype=mdt)
+        with self._cuda_device:
+            grid = (max(1, min(channels, self._sm_count * 16)),)
+            kernel = self._kernel("reduce", f"channel_moments<{ct}>")
+            kernel(grid, (BLOCK,), (x, mean, var, np.int64(outer), np.int64(channels), np.int64(inner)))
+        return mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
+
+    # ---- fused optimizer steps: one launch per MT_MAX parameters -------------------------------
+    def _device_step(self, step: Any) -> Any:
+        if isinstance(step, self.xp.ndarray):
+            return step.astype(self.xp.float64, copy=False).reshape(1)
+        return self.xp.full(1, float(step), dtype=self.xp.float64)  # a Python int: written, not read back
+
+    def sgd_update(
+        self,
+        params,
+        grads,
+        bufs,
+        *,
+        lr,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,  # noqa: ANN001
+        weight_decay=0.0,
+        first_step=False,
+    ) -> None:
+        lists = [params, grads, bufs if momentum else None]
+        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
+            return super().sgd_update(
+                params,
+                grads,
+                bufs,
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                first_step=first_step,
+            )
+        ct = kernels.CTYPES[params[0].dtype.name]
+        for table, largest in self._tables(lists):
+            args = (
+                table,
+                np.float64(lr),
+                np.float64(momentum),
+                np.float64(dampening),
+                np.float64(weight_decay),
+                np.int32(nesterov),
+                np.int32(first_step),
+            )
+            self._launch("optim", f"sgd_multi<{ct}>", largest, args)
+
+    def adam_update(
+        self,
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        *,
+        step,
+        lr,
+        beta1=0.9,
+        beta2=0.999,  # noqa: ANN001
+        eps=1e-8,
+        weight_decay=0.0,
+        decoupled=False,
+        max_exp_avg_sqs=None,
+    ) -> None:
+        lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
+        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
+            return super().adam_update(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                step=step,
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled=decoupled,
+                max_exp_avg_sqs=max_exp_avg_sqs,
+            )
+        ct = kernels.CTYPES[params[0].dtype.name]
+        dstep = self._device_step(step)
+        for table, largest in self._tables(lists):
+            args = (
+                table,
+                dstep,
+                np.float64(lr),
+                np.float64(beta1),
+                np.float64(beta2),
+                np.float64(eps),
+                np.float64(weight_decay),
+                np.int32(decoupled),
+                np.int32(max_exp_avg_sqs is not None),
+            )
+            self._launch("optim", f"adam_multi<{ct}>", largest, args)
+
+    def rmsprop_update(
+        self,
+        params,
+        grads,
+        square_avgs,
+        *,
+        lr,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0.0,  # noqa: ANN001
+        momentum=0.0,
+        bufs=None,
+        grad_avgs=None,
+    ) -> None:
+        lists = [params, grads, square_avgs, bufs if momentum else None, grad_avgs]
+        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
+            return super().rmsprop_update(
+                params,
+                grads,
+                square_avgs,
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                bufs=bufs,
+                grad_avgs=grad_avgs,
+            )
+        ct = kernels.CTYPES[params[0].dtype.name]
+        for table, largest in self._tables(lists):
+            args = (
+                table,
+                np.float64(lr),
+                np.float64(alpha),
+                np.float64(eps),
+                np.float64(weight_decay),
+                np.float64(momentum),
+                np.int32(grad_avgs is not None),
+            )
+            self._launch("optim", f"rmsprop_multi<{ct}>", largest, args)
+
+    def adagrad_update(
+        self,
+        params,
+        grads,
+        sums,
+        *,
+        step,
+        lr,
+        lr_decay=0.0,
+        weight_decay=0.0,  # noqa: ANN001
+        eps=1e-10,
+    ) -> None:
+        lists = [params, grads, sums]
+        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
+            return super().adagrad_update(
+                params, grads, sums, step=step, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps
+            )
+        ct = kernels.CTYPES[params[0].dtype.name]
+        dstep = self._device_step(step)
+        for table, largest in self._tables(lists):
+            args = (table, dstep, np.float64(lr), np.float64(lr_decay), np.float64(weight_decay), np.float64(eps))
+            self._launch("optim", f"adagrad_multi<{ct}>", largest, args)

@@ -41,29 +41,29 @@ def cross_entropy(
     be = input._be
     xp = be.xp
     t = target.data
-    rows, probs = be.cross_entropy(input.data, t, ignore_index, label_smoothing)
+    rows, saved = be.cross_entropy(input.data, t, ignore_index, label_smoothing)
 
     if reduction == "none":
 
         def vjp(g: Any) -> tuple:
-            return (be.cross_entropy_backward(g, probs, t, ignore_index, label_smoothing),)
+            return (be.cross_entropy_backward(g, saved, t, ignore_index, label_smoothing),)
 
-        return make("cross_entropy", rows, be, (input,), vjp, save=(target,))
+        return make("cross_entropy", rows, be, (input,), vjp, save=(input, target))
 
     total = rows.sum()
     if reduction == "sum":
         scale = None
         out = xp.asarray(total)
     else:
-        scale = (t != ignore_index).sum().astype(probs.dtype)  # stays on the device
-        out = xp.asarray(total / scale, dtype=probs.dtype)
+        scale = (t != ignore_index).sum().astype(input.dtype)  # stays on the device
+        out = xp.asarray(total / scale, dtype=input.dtype)
 
     def vjp(g: Any) -> tuple:
         gr = g if scale is None else g / scale
         g_rows = xp.broadcast_to(gr, t.shape)
-        return (be.cross_entropy_backward(g_rows, probs, t, ignore_index, label_smoothing),)
+        return (be.cross_entropy_backward(g_rows, saved, t, ignore_index, label_smoothing),)
 
-    return make("cross_entropy", out.astype(probs.dtype, copy=False), be, (input,), vjp, save=(target,))
+    return make("cross_entropy", out.astype(input.dtype, copy=False), be, (input,), vjp, save=(input, target))
 
 
 def _check_same(op: str, a: Tensor, b: Tensor) -> None:
