@@ -67,7 +67,7 @@ __global__ void softmax_backward(const T* __restrict__ g, const T* __restrict__ 
 template <typename T>
 __global__ void cross_entropy_forward(const T* __restrict__ logits, const i64* __restrict__ target,
                                       T* __restrict__ loss, typename Acc<T>::type* __restrict__ lse_out, i64 rows,
-                                      i64 cols, i64 ignore_index, float smoothing) {
+                                      i64 cols, i64 ignore_index, double smoothing) {
     typedef typename Acc<T>::type F;
     const int lane = threadIdx.x & 31;
     const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
@@ -92,7 +92,7 @@ __global__ void cross_entropy_forward(const T* __restrict__ logits, const i64* _
                 l = F(NAN);  // a class index out of range: a NaN loss, not an out-of-bounds read
             } else if (t != ignore_index) {
                 l = (F(1) - F(smoothing)) * (lse - load(xr, t));
-                if (smoothing != 0.0f) l += F(smoothing) * (lse - total / F(cols));
+                if (smoothing != 0.0) l += F(smoothing) * (lse - total / F(cols));
             }
             store(loss, r, l);
             lse_out[r] = lse;
@@ -104,7 +104,7 @@ __global__ void cross_entropy_forward(const T* __restrict__ logits, const i64* _
 template <typename T>
 __global__ void cross_entropy_backward(const T* __restrict__ g_rows, i64 g_stride, const T* __restrict__ logits,
                                        const typename Acc<T>::type* __restrict__ lse, const i64* __restrict__ target,
-                                       T* __restrict__ dx, i64 rows, i64 cols, i64 ignore_index, float smoothing) {
+                                       T* __restrict__ dx, i64 rows, i64 cols, i64 ignore_index, double smoothing) {
     typedef typename Acc<T>::type F;
     const int lane = threadIdx.x & 31;
     const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);

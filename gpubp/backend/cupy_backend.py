@@ -45,6 +45,7 @@ class CupyBackend(Backend):
         self._cuda_device = cupy.cuda.Device(index)
         self._erf = cupyx.scipy.special.erf
         self._modules: dict[str, Any] = {}
+        self._functions: dict[tuple[str, str], Any] = {}
         self._sm_count = int(self._cuda_device.attributes["MultiProcessorCount"])
         with self._cuda_device:
             self._rng = cupy.random.default_rng()
@@ -88,6 +89,9 @@ class CupyBackend(Backend):
     # ---- kernels ----------------------------------------------------------------------------
     def _kernel(self, family: str, name: str) -> Any:
         """A compiled kernel; its family's module compiles on first use (then CuPy's disk cache)."""
+        fn = self._functions.get((family, name))
+        if fn is not None:
+            return fn
         module = self._modules.get(family)
         if module is None:
             with self._cuda_device:
@@ -98,7 +102,8 @@ class CupyBackend(Backend):
                 )
             self._modules[family] = module
         with self._cuda_device:
-            return module.get_function(name)
+            fn = self._functions[(family, name)] = module.get_function(name)
+        return fn
 
     def warmup(self) -> None:
         """Compile every kernel of every family now."""
@@ -127,7 +132,7 @@ class CupyBackend(Backend):
         if x.size:
             kid = kernels.ACTIVATION_IDS[name]
             self._launch(
-                "activations", f"act_forward<{ct}, {kid}>", x.size, (x, y, np.int64(x.size), np.float32(param))
+                "activations", f"act_forward<{ct}, {kid}>", x.size, (x, y, np.int64(x.size), np.float64(param))
             )
         return y
 
@@ -139,7 +144,7 @@ class CupyBackend(Backend):
         dx = self.xp.empty_like(saved)
         if dx.size:
             kid = kernels.ACTIVATION_IDS[name]
-            args = (g, saved, dx, np.int64(dx.size), np.float32(param))
+            args = (g, saved, dx, np.int64(dx.size), np.float64(param))
             self._launch("activations", f"act_backward<{ct}, {kid}>", dx.size, args)
         return dx
 
@@ -207,7 +212,7 @@ class CupyBackend(Backend):
                 np.int64(n),
                 np.int64(c),
                 np.int64(ignore_index),
-                np.float32(label_smoothing),
+                np.float64(label_smoothing),
             )
             self._launch("softmax", f"cross_entropy_forward<{ct}>", n * 32, args)
         return loss, (logits, lse)
@@ -243,7 +248,7 @@ class CupyBackend(Backend):
                 np.int64(n),
                 np.int64(c),
                 np.int64(ignore_index),
-                np.float32(label_smoothing),
+                np.float64(label_smoothing),
             )
             self._launch("softmax", f"cross_entropy_backward<{ct}>", n * 32, args)
         return dx
