@@ -319,6 +319,6 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
-from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
-
-_ops.attach_methods(Tensor)
+# Tensor's methods and operators are the ops, attached by gpubp.ops when it finishes importing;
+# this module only needs the namespace for the few methods written out above.
+from . import ops as _ops  # noqa: E402

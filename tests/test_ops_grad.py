@@ -147,6 +147,11 @@ CASES = [
      lambda a: F.cross_entropy(a, T(_TARGET_IGN), reduction="none"), [(6, 4)], "any"),
     ("cross_entropy", lambda a: gpubp.cross_entropy(a * 20, gpubp.tensor(_TARGET, device=a.device), reduction="sum"),
      lambda a: F.cross_entropy(a * 20, T(_TARGET), reduction="sum"), [(6, 4)], "any"),
+    ("conv2d", lambda x, w, b: gpubp.ops.conv2d(x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1), [(2, 3, 5, 4), (4, 3, 3, 3), (4,)], "any"),
+    ("conv2d", lambda x, w: gpubp.ops.conv2d(x, w, None, 2, 0, 2, 2), lambda x, w: F.conv2d(x, w, None, 2, 0, 2, 2), [(1, 4, 7, 7), (2, 2, 2, 2)], "any"),
+    ("max_pool2d", lambda x: gpubp.ops.max_pool2d(x, 2), lambda x: F.max_pool2d(x, 2), [(2, 2, 4, 6)], "any"),
+    ("max_pool2d", lambda x: gpubp.ops.max_pool2d(x, 3, 2, 1), lambda x: F.max_pool2d(x, 3, 2, 1), [(1, 2, 5, 5)], "any"),
+    ("avg_pool2d", lambda x: gpubp.ops.avg_pool2d(x, 2, 1), lambda x: F.avg_pool2d(x, 2, 1), [(2, 2, 4, 5)], "any"),
     ("mse_loss", gpubp.mse_loss, lambda a, b: F.mse_loss(a, b), [(4, 3), (4, 3)], "any"),
     ("mse_loss", lambda a, b: gpubp.mse_loss(a, b, reduction="none"), lambda a, b: F.mse_loss(a, b, reduction="none"), [(5,), (5,)], "any"),
 ]  # fmt: skip

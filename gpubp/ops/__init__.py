@@ -38,6 +38,7 @@ from .arith import (
     sub,
     where,
 )
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .index import getitem, index_put
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, setitem, sub_, zero_
 from .linalg import linear, matmul
@@ -72,7 +73,7 @@ DIFFERENTIABLE = (
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
     "cat", "stack", "split", "chunk", "pad", "getitem", "index_put", "contiguous", "clone", "astype",
     "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu", "softmax", "log_softmax",
-    "cross_entropy", "mse_loss",
+    "cross_entropy", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
 )  # fmt: skip
 
 # Public functions without a gradient (comparisons, indices, in-place writes, device moves).
@@ -140,3 +141,8 @@ def attach_methods(cls: type) -> None:
     cls.__eq__, cls.__ne__ = _equality(eq), _equality(ne)
     cls.__lt__, cls.__le__, cls.__gt__, cls.__ge__ = lt, le, gt, ge
     cls.__invert__ = logical_not
+
+
+from ..tensor import Tensor  # noqa: E402
+
+attach_methods(Tensor)

@@ -1,0 +1,199 @@
+"""Recurrent layers: RNN, LSTM, GRU, multi-layer, ``batch_first``, PyTorch's parameter names and
+gate order. Each step is built from ops, so backpropagation through time comes from the tape.
+The input projection of a layer is one matrix product over all time steps at once."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import ops
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .layers import _param
+from .module import Module
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class _RNNBase(Module):
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if num_layers < 1 or hidden_size < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers and hidden_size must be positive")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        g = _GATES[mode] * hidden_size
+        for layer in range(num_layers):
+            n_in = input_size if layer == 0 else hidden_size
+            setattr(self, f"weight_ih_l{layer}", _param(g, n_in, device=device, dtype=dtype))
+            setattr(self, f"weight_hh_l{layer}", _param(g, hidden_size, device=device, dtype=dtype))
+            if bias:
+                setattr(self, f"bias_ih_l{layer}", _param(g, device=device, dtype=dtype))
+                setattr(self, f"bias_hh_l{layer}", _param(g, device=device, dtype=dtype))
+        bound = 1 / math.sqrt(hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _layer_params(self, layer: int) -> tuple:
+        get = self._parameters.get
+        return (
+            get(f"weight_ih_l{layer}"),
+            get(f"weight_hh_l{layer}"),
+            get(f"bias_ih_l{layer}"),
+            get(f"bias_hh_l{layer}"),
+        )
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            order = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
+            raise ValueError(
+                f"{type(self).__name__}: expected input {order} with input_size={self.input_size}, got {x.shape}"
+            )
+
+    def _initial(self, h0: Tensor | None, like: Tensor, batch: int) -> Tensor:
+        shape = (self.num_layers, batch, self.hidden_size)
+        if h0 is None:
+            return Tensor._wrap(like._be.xp.zeros(shape, dtype=like.dtype), like._be)
+        if h0.shape != shape:
+            raise ValueError(f"{type(self).__name__}: initial state must have shape {shape}, got {h0.shape}")
+        return h0
+
+    def _run(self, x: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        seq = x.transpose(0, 1) if self.batch_first else x  # (T, N, I)
+        hs, cs = [], []
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
+            proj = F.linear(seq, w_ih, b_ih)  # (T, N, G*H): every time step in one product
+            h = h0[layer]
+            c = c0[layer] if c0 is not None else None
+            outs = []
+            for t in range(seq.shape[0]):
+                h, c = self._cell(proj[t], h, c, w_hh, b_hh)
+                outs.append(h)
+            hs.append(h)
+            if c is not None:
+                cs.append(c)
+            seq = ops.stack(outs, 0)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                seq = F.dropout(seq, self.dropout, True)
+        out = seq.transpose(0, 1) if self.batch_first else seq
+        return out, hs, cs
+
+    def _cell(self, xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None) -> tuple:
+        hw = F.linear(h, w_hh, b_hh)
+        if self.mode == "RNN_TANH":
+            return F.tanh(xw + hw), None
+        if self.mode == "RNN_RELU":
+            return F.relu(xw + hw), None
+        if self.mode == "LSTM":
+            i, f, g, o = (xw + hw).chunk(4, 1)
+            c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
+            return F.sigmoid(o) * F.tanh(c), c
+        xr, xz, xn = xw.chunk(3, 1)  # GRU: r, z, n
+        hr, hz, hn = hw.chunk(3, 1)
+        r = F.sigmoid(xr + hr)
+        z = F.sigmoid(xz + hz)
+        n = F.tanh(xn + r * hn)
+        return (1 - z) * n + z * h, None
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
+
+
+class RNN(_RNNBase):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(
+            f"RNN_{nonlinearity.upper()}",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            device,
+            dtype,
+        )
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(output (T, N, H) or (N, T, H), h_n (num_layers, N, H))."""
+        self._check(x)
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        out, hs, _ = self._run(x, self._initial(hx, x, batch), None)
+        return out, ops.stack(hs, 0)
+
+
+class LSTM(_RNNBase):
+    """LSTM with gates (i, f, g, o): c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, device, dtype)
+
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """(output, (h_n, c_n))."""
+        self._check(x)
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        h0, c0 = (None, None) if hx is None else hx
+        out, hs, cs = self._run(x, self._initial(h0, x, batch), self._initial(c0, x, batch))
+        return out, (ops.stack(hs, 0), ops.stack(cs, 0))
+
+
+class GRU(_RNNBase):
+    """GRU with gates (r, z, n): n = tanh(W_in x + r (W_hn h + b_hn)), h = (1 - z) n + z h."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, device, dtype)
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(output, h_n)."""
+        self._check(x)
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        out, hs, _ = self._run(x, self._initial(hx, x, batch), None)
+        return out, ops.stack(hs, 0)

@@ -1,0 +1,170 @@
+"""Convolution and pooling over (N, C, H, W), by im2col: windows are strided views of the
+padded input, a convolution is one matrix product per group, and each backward folds window
+gradients back with one strided add per kernel position (col2im)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from ..tensor import Tensor
+from ._core import check_same_device, make, spec
+
+
+def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
+    if isinstance(v, numbers.Integral):
+        return int(v), int(v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair, got {v}")
+    return v
+
+
+def _windows(xp: Any, a: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int) -> tuple[Any, int, int]:
+    """Strided view (N, C, OH, OW, KH, KW) of ``a`` (N, C, H, W): no copy."""
+    n, c, h, w = a.shape
+    oh = (h - dh * (kh - 1) - 1) // sh + 1
+    ow = (w - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = a.strides
+    view = xp.lib.stride_tricks.as_strided(a, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw))
+    return view, oh, ow
+
+
+def _col2im(xp: Any, gwin: Any, shape: tuple, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int) -> Any:
+    """Sum window gradients (N, C, OH, OW, KH, KW) back onto an (N, C, H, W) array."""
+    out = xp.zeros(shape, dtype=gwin.dtype)
+    _, _, oh, ow = gwin.shape[:4]
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += gwin[
+                :, :, :, :, i, j
+            ]
+    return out
+
+
+def _pad(xp: Any, a: Any, ph: int, pw: int, value: float = 0.0) -> Any:
+    if not ph and not pw:
+        return a
+    return xp.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), as PyTorch's."""
+    check_same_device("conv2d", x, weight)
+    sh, sw = _pair(stride, "stride", "conv2d")
+    ph, pw = _pair(padding, "padding", "conv2d")
+    dh, dw = _pair(dilation, "dilation", "conv2d")
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(
+            f"conv2d: expected input (N, C, H, W) and weight (O, C/groups, KH, KW), got {x.shape} and {weight.shape}"
+        )
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    if groups < 1 or c % groups or o % groups or cg * groups != c:
+        raise ValueError(
+            f"conv2d: input has {c} channels, weight {weight.shape} with groups={groups} expects "
+            f"{cg * groups} (and out channels divisible by groups)"
+        )
+    if x.dtype != weight.dtype:
+        raise TypeError(f"conv2d: input is {x.dtype} but weight is {weight.dtype}")
+    if bias is not None and bias.shape != (o,):
+        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({o},)")
+    if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError("conv2d: stride and dilation must be >= 1 and padding >= 0")
+    xp = x._be.xp
+    xpad = _pad(xp, x.data, ph, pw)
+    win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, dh, dw)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"conv2d: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {xpad.shape[2:]}"
+        )
+    m, og, k = n * oh * ow, o // groups, cg * kh * kw
+    cols = win.transpose(1, 0, 2, 3, 4, 5).reshape(groups, cg, n * oh * ow, kh * kw)  # copy: (G, Cg, M, K')
+    cols = cols.transpose(0, 2, 1, 3).reshape(groups, m, k)  # (G, M, Cg*KH*KW)
+    w3 = weight.data.reshape(groups, og, k)  # (G, Og, K)
+    out = xp.matmul(cols, w3.transpose(0, 2, 1))  # (G, M, Og)
+    out = out.transpose(1, 0, 2).reshape(n, oh, ow, o)
+    if bias is not None:
+        out += bias.data
+    out = out.transpose(0, 3, 1, 2)  # (N, O, OH, OW), channels-last in memory
+    sx, swt, sb = spec(x), spec(weight), spec(bias)
+
+    def vjp(g: Any) -> tuple:
+        g3 = g.transpose(0, 2, 3, 1).reshape(m, groups, og).transpose(1, 0, 2)  # (G, M, Og)
+        gx = gw = gb = None
+        if swt is not None:
+            gw = xp.matmul(g3.transpose(0, 2, 1), cols).reshape(weight.shape)
+        if sx is not None:
+            gcols = xp.matmul(g3, w3)  # (G, M, K)
+            gwin = gcols.reshape(groups, n, oh, ow, cg, kh, kw).transpose(1, 0, 4, 2, 3, 5, 6)
+            gwin = gwin.reshape(n, c, oh, ow, kh, kw)
+            gx = _col2im(xp, gwin, xpad.shape, kh, kw, sh, sw, dh, dw)[:, :, ph : ph + h, pw : pw + w]
+        if sb is not None:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+    return make("conv2d", out, x._be, (x, weight, bias), vjp, save=(x, weight))
+
+
+def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, op: str) -> tuple:
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
+    kh, kw = _pair(kernel_size, "kernel_size", op)
+    sh, sw = _pair(kernel_size if stride is None else stride, "stride", op)
+    ph, pw = _pair(padding, "padding", op)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel {(kh, kw)}")
+    return kh, kw, sh, sw, ph, pw
+
+
+def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max over each window; the gradient goes to the (first) maximum of each window."""
+    kh, kw, sh, sw, ph, pw = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
+    xp = x._be.xp
+    n, c, h, w = x.shape
+    xpad = _pad(xp, x.data, ph, pw, -xp.inf)
+    win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
+    flat = win.reshape(n, c, oh, ow, kh * kw)
+    idx = flat.argmax(axis=-1)
+    out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    hp, wp = xpad.shape[2:]
+
+    def vjp(g: Any) -> tuple:
+        # flat position of each window's maximum in the padded input; repeated positions add up
+        rows = xp.arange(oh).reshape(1, 1, oh, 1) * sh + idx // kw
+        cols = xp.arange(ow).reshape(1, 1, 1, ow) * sw + idx % kw
+        planes = xp.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
+        pos = (planes + rows * wp + cols).reshape(-1)
+        gpad = xp.bincount(pos, weights=g.reshape(-1), minlength=n * c * hp * wp).astype(g.dtype, copy=False)
+        return (gpad.reshape(n, c, hp, wp)[:, :, ph : ph + h, pw : pw + w],)
+
+    return make("max_pool2d", out, x._be, (x,), vjp)
+
+
+def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Mean over each window (zero padding counts in the divisor, as PyTorch's default)."""
+    kh, kw, sh, sw, ph, pw = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
+    xp = x._be.xp
+    n, c, h, w = x.shape
+    xpad = _pad(xp, x.data, ph, pw)
+    win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"avg_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
+    out = win.mean(axis=(4, 5))
+    scale = 1.0 / (kh * kw)
+
+    def vjp(g: Any) -> tuple:
+        gwin = xp.broadcast_to((g * scale)[..., None, None], (n, c, oh, ow, kh, kw))
+        return (_col2im(xp, gwin, xpad.shape, kh, kw, sh, sw, 1, 1)[:, :, ph : ph + h, pw : pw + w],)
+
+    return make("avg_pool2d", out.astype(x.dtype, copy=False), x._be, (x,), vjp)
