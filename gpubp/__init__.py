@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-from . import (
-    cuda,
-    dtypes,
-    nn,  # noqa: E402, I001  (layers build on everything above)
-)
+from . import cuda, dtypes, nn, optim
 from .autograd import backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, default_device, device_count, set_default_device
 from .creation import (
