@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import cuda, dtypes, nn, optim
+from . import cuda, data, dtypes, nn, optim
 from .autograd import backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, default_device, device_count, set_default_device
 from .creation import (
@@ -95,6 +95,7 @@ from .ops import (
     var,
     where,
 )
+from .serialization import load, save
 from .tensor import Tensor, is_tensor, set_sync_debug_mode
 
 float16 = dtypes.float16

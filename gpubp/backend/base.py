@@ -42,6 +42,10 @@ class Backend(ABC):
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(data, dtype=dtype)
 
+    def from_host(self, a: Any) -> Any:
+        """A host NumPy array on this device (a GPU backend copies it asynchronously)."""
+        return self.asarray(a)
+
     @abstractmethod
     def to_numpy(self, a: Any) -> Any:
         """A host NumPy array with the data of ``a`` (a copy on GPUs: it synchronizes)."""

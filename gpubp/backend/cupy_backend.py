@@ -46,6 +46,8 @@ class CupyBackend(Backend):
         self._erf = cupyx.scipy.special.erf
         self._modules: dict[str, Any] = {}
         self._functions: dict[tuple[str, str], Any] = {}
+        self._copy_stream: Any = None
+        self._inflight: list = []
         self._sm_count = int(self._cuda_device.attributes["MultiProcessorCount"])
         with self._cuda_device:
             self._rng = cupy.random.default_rng()
@@ -54,6 +56,24 @@ class CupyBackend(Backend):
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         with self._cuda_device:
             return self.xp.asarray(data, dtype=dtype)
+
+    def from_host(self, a: Any) -> Any:
+        """Stage through pinned memory and copy on a side stream; the current stream waits for the
+        copy on the device (an event), never on the host, so the copy overlaps running kernels."""
+        xp = self.xp
+        with self._cuda_device:
+            if self._copy_stream is None:
+                self._copy_stream = xp.cuda.Stream(non_blocking=True)
+            pinned = self._cupyx.empty_pinned(a.shape, dtype=a.dtype)
+            pinned[...] = a
+            out = xp.empty(a.shape, dtype=a.dtype)
+            out.set(pinned, stream=self._copy_stream)
+            done = self._copy_stream.record()
+            xp.cuda.get_current_stream().wait_event(done)
+        # the pinned buffer must outlive its copy: keep it until its event reports done
+        # (Event.done asks without waiting)
+        self._inflight = [(buf, ev) for buf, ev in self._inflight if not ev.done] + [(pinned, done)]
+        return out
 
     def to_numpy(self, a: Any) -> np.ndarray:
         return self.xp.asnumpy(a)  # device-to-host copy: synchronizes
