@@ -23,3 +23,17 @@ def test_mlp_digits_example_learns(device: str) -> None:
     assert len(losses) == 5
     assert all(b < a for a, b in zip(losses, losses[1:])), out
     assert accuracy[-1] > 0.9, out
+
+
+@pytest.mark.parametrize("script,epochs", [("cnn_digits.py", 2), ("resnet_digits.py", 3), ("lstm_sentiment.py", 2)])
+def test_single_file_examples_run_and_learn(script: str, epochs: int) -> None:
+    pytest.importorskip("sklearn")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), "--epochs", str(epochs), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    accuracy = [float(v) for v in re.findall(r"test accuracy ([0-9.]+)", out)]
+    assert len(accuracy) == epochs and accuracy[-1] > 0.85, out

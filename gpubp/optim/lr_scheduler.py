@@ -197,7 +197,7 @@ class OneCycleLR(LRScheduler):
     def step(self) -> None:
         self.last_epoch += 1
         t = self.last_epoch
-        if t >= self.total_steps:
+        if t > self.total_steps:  # as PyTorch: total_steps steps after the one at construction
             raise ValueError(f"OneCycleLR: stepped {t + 1} times, but total_steps is {self.total_steps}")
         for g in self.optimizer.param_groups:
             if t <= self.phase_end[0]:
