@@ -141,13 +141,15 @@ def _run(
 
     pending: dict[Node, Any] = {}
     leaf_grads: dict[Tensor, Any] = {}
+    owned: set[int] = set()  # ids of sums the engine made itself: safe to add into in place
     for entry, g in roots:
-        _add(pending if type(entry) is Node else leaf_grads, entry, g)
+        _add(pending if type(entry) is Node else leaf_grads, entry, g, owned)
     order = _collect([e for e, _ in roots if type(e) is Node])
 
     found: dict = {}
     for node in order:
         g = pending.pop(node, None)
+        owned.discard(id(g))  # handed to a VJP, which may pass it on to several inputs
         if capture is not None and node in capture:
             found[capture[node]] = g
         vjp = node.vjp
@@ -160,7 +162,7 @@ def _run(
         for inp, gi in zip(node.inputs, grads):
             if inp is None or gi is None:
                 continue
-            _add(pending if type(inp) is Node else leaf_grads, inp, gi)
+            _add(pending if type(inp) is Node else leaf_grads, inp, gi, owned)
 
     if capture is not None:
         for leaf, g in leaf_grads.items():
@@ -184,10 +186,17 @@ def _run(
     return {}
 
 
-def _add(table: dict, key: Any, g: Any) -> None:
+def _add(table: dict, key: Any, g: Any, owned: set[int]) -> None:
     prev = table.get(key)
-    # out of place: ``g`` may be aliased by another input's gradient
-    table[key] = g if prev is None else prev + g
+    if prev is None:
+        table[key] = g  # may alias another gradient: never written into
+    elif id(prev) in owned and prev.shape == g.shape and prev.dtype == g.dtype:
+        prev += g  # a sum this engine allocated and still holds alone
+    else:
+        owned.discard(id(prev))  # prev may die now: its id must not vouch for a later array
+        total = prev + g
+        owned.add(id(total))
+        table[key] = total
 
 
 def _root_grad(t: Tensor, gradient: Any, op: str) -> Any:

@@ -215,3 +215,17 @@ def test_grad_dtype_follows_leaf(device: str) -> None:
     (x * y).sum().backward()
     assert x.grad.dtype == gpubp.float32
     np.testing.assert_allclose(x.grad.numpy(), y.numpy().astype(np.float32), rtol=1e-6)
+
+
+def test_accumulated_gradients_stay_exact_when_shared(device: str) -> None:
+    """A sum the engine accumulated, handed on by add's VJP to two inputs, is never changed in place."""
+    x = _t(device, (3,), "shared")
+    a = x * 2
+    b = x * 3
+    s = a + a + a  # a's gradient is a sum the engine owns
+    u = s + b  # add's VJP hands one array to s and to b
+    v = (u * 1.0) + (u * 1.0) + s.sin()
+    v.sum().backward()
+    xs = x.numpy()
+    # v = 2u + sin(s), u = s + b, s = 6x, b = 3x -> dv/dx = 2 * (6 + 3) + 6 cos(6x)
+    np.testing.assert_allclose(x.grad.numpy(), 18 + 6 * np.cos(6 * xs), rtol=1e-12)

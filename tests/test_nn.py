@@ -384,3 +384,15 @@ def test_clip_grad_norm_and_value_match_torch(device: str) -> None:
     nn.utils.clip_grad_value_([p], 1.0)
     assert p.grad.tolist() == [-1.0, 0.5, 1.0, pytest.approx(-0.1)]
     assert nn.utils.l2_penalty([p]).item() == pytest.approx(0.0)
+
+
+@needs_torch
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(device: str) -> None:
+    x = np.zeros((1, 2, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = 1.0  # ties inside windows, and all-zero windows
+    for k, s, p in [(2, None, 0), (3, 1, 1), (2, 1, 0)]:
+        tx = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.max_pool2d(tx, k, s, p).sum().backward()
+        gx = gpubp.tensor(x, device=device, requires_grad=True)
+        F.max_pool2d(gx, k, s, p).sum().backward()
+        np.testing.assert_array_equal(gx.grad.numpy(), tx.grad.numpy())

@@ -13,10 +13,12 @@ import numpy as np
 
 from .base import Backend
 
-try:  # SciPy's erf is exact and vectorized; NumPy has no erf of its own
+try:  # SciPy's erf and expit are exact ufuncs; NumPy has neither
     from scipy.special import erf as _erf
+    from scipy.special import expit as _expit
 except ImportError:  # pragma: no cover - exercised only where SciPy is absent
     _erf = np.vectorize(math.erf, otypes=[np.float64])
+    _expit = None
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -59,6 +61,10 @@ class NumpyBackend(Backend):
 
     def erf(self, x: Any) -> Any:
         return _erf(x).astype(x.dtype, copy=False)
+
+    def _sigmoid(self, x: Any) -> Any:
+        # expit is one pass; the reference's two-branch form costs ~10x more in NumPy
+        return super()._sigmoid(x) if _expit is None or not isinstance(x, np.ndarray) else _expit(x)
 
     def manual_seed(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)

@@ -86,26 +86,23 @@ def conv2d(
         raise ValueError(
             f"conv2d: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {xpad.shape[2:]}"
         )
-    m, og, k = n * oh * ow, o // groups, cg * kh * kw
-    cols = win.transpose(1, 0, 2, 3, 4, 5).reshape(groups, cg, n * oh * ow, kh * kw)  # copy: (G, Cg, M, K')
-    cols = cols.transpose(0, 2, 1, 3).reshape(groups, m, k)  # (G, M, Cg*KH*KW)
+    og, k, pix = o // groups, cg * kh * kw, oh * ow
+    # im2col in the layout that makes the product NCHW: cols (N, G, Cg*KH*KW, OH*OW), one copy
+    cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, k, pix)
     w3 = weight.data.reshape(groups, og, k)  # (G, Og, K)
-    out = xp.matmul(cols, w3.transpose(0, 2, 1))  # (G, M, Og)
-    out = out.transpose(1, 0, 2).reshape(n, oh, ow, o)
+    out = xp.matmul(w3, cols).reshape(n, o, oh, ow)  # (N, G, Og, OH*OW): already NCHW
     if bias is not None:
-        out += bias.data
-    out = out.transpose(0, 3, 1, 2)  # (N, O, OH, OW), channels-last in memory
+        out += bias.data.reshape(1, o, 1, 1)
     sx, swt, sb = spec(x), spec(weight), spec(bias)
 
     def vjp(g: Any) -> tuple:
-        g3 = g.transpose(0, 2, 3, 1).reshape(m, groups, og).transpose(1, 0, 2)  # (G, M, Og)
+        g4 = g.reshape(n, groups, og, pix)
         gx = gw = gb = None
-        if swt is not None:
-            gw = xp.matmul(g3.transpose(0, 2, 1), cols).reshape(weight.shape)
+        if swt is not None:  # sum over the batch of g_n cols_n^T
+            gw = xp.matmul(g4, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
         if sx is not None:
-            gcols = xp.matmul(g3, w3)  # (G, M, K)
-            gwin = gcols.reshape(groups, n, oh, ow, cg, kh, kw).transpose(1, 0, 4, 2, 3, 5, 6)
-            gwin = gwin.reshape(n, c, oh, ow, kh, kw)
+            gcols = xp.matmul(w3.transpose(0, 2, 1), g4)  # (N, G, K, OH*OW)
+            gwin = gcols.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
             gx = _col2im(xp, gwin, xpad.shape, kh, kw, sh, sw, dh, dw)[:, :, ph : ph + h, pw : pw + w]
         if sb is not None:
             gb = g.sum(axis=(0, 2, 3))
@@ -131,24 +128,29 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     xp = x._be.xp
     n, c, h, w = x.shape
     xpad = _pad(xp, x.data, ph, pw, -xp.inf)
-    win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
+    _, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
     if oh < 1 or ow < 1:
         raise ValueError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
-    flat = win.reshape(n, c, oh, ow, kh * kw)
-    idx = flat.argmax(axis=-1)
-    out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-    hp, wp = xpad.shape[2:]
+    # one strided view of the input per window position: a running maximum, no window copy
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+
+    def tap(a: Any, i: int, j: int) -> Any:
+        return a[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+
+    out = tap(xpad, *taps[0]).copy()
+    for i, j in taps[1:]:
+        xp.maximum(out, tap(xpad, i, j), out=out)
 
     def vjp(g: Any) -> tuple:
-        # flat position of each window's maximum in the padded input; repeated positions add up
-        rows = xp.arange(oh).reshape(1, 1, oh, 1) * sh + idx // kw
-        cols = xp.arange(ow).reshape(1, 1, 1, ow) * sw + idx % kw
-        planes = xp.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
-        pos = (planes + rows * wp + cols).reshape(-1)
-        gpad = xp.bincount(pos, weights=g.reshape(-1), minlength=n * c * hp * wp).astype(g.dtype, copy=False)
-        return (gpad.reshape(n, c, hp, wp)[:, :, ph : ph + h, pw : pw + w],)
+        gpad = xp.zeros(xpad.shape, dtype=g.dtype)
+        open_ = xp.ones(out.shape, dtype=bool)  # windows whose maximum has not been found yet
+        for i, j in taps:  # the first position holding the maximum gets the gradient, as PyTorch
+            hit = (tap(xpad, i, j) == out) & open_
+            open_ &= ~hit
+            tap(gpad, i, j)[...] += g * hit  # overlapping windows add up
+        return (gpad[:, :, ph : ph + h, pw : pw + w],)
 
-    return make("max_pool2d", out, x._be, (x,), vjp)
+    return make("max_pool2d", out, x._be, (x,), vjp, save=(x,))
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
