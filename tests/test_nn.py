@@ -396,3 +396,11 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(device: str) -> No
         gx = gpubp.tensor(x, device=device, requires_grad=True)
         F.max_pool2d(gx, k, s, p).sum().backward()
         np.testing.assert_array_equal(gx.grad.numpy(), tx.grad.numpy())
+
+
+def test_assigning_a_buffer_keeps_it_in_the_state_dict(device: str) -> None:
+    bn = nn.BatchNorm1d(3).to(device)
+    bn.running_mean = gpubp.full((3,), 2.0, device=device)
+    assert bn.state_dict()["running_mean"].tolist() == [2.0, 2.0, 2.0]
+    bn.extra = gpubp.zeros(1, device=device)  # a plain tensor attribute is not state
+    assert "extra" not in bn.state_dict()

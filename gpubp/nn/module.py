@@ -43,6 +43,11 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if name in self._buffers and (
+            value is None or (isinstance(value, Tensor) and not isinstance(value, Parameter))
+        ):
+            self._buffers[name] = value  # assigning to a buffer's name updates the buffer, as PyTorch
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):

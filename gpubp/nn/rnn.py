@@ -74,40 +74,43 @@ class _RNNBase(Module):
     def _run(self, x: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         seq = x.transpose(0, 1) if self.batch_first else x  # (T, N, I)
         hs, cs = [], []
+        hid = self.hidden_size
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
             proj = F.linear(seq, w_ih, b_ih)  # (T, N, G*H): every time step in one product
-            h = h0[layer]
-            c = c0[layer] if c0 is not None else None
             outs = []
-            for t in range(seq.shape[0]):
-                h, c = self._cell(proj[t], h, c, w_hh, b_hh)
-                outs.append(h)
-            hs.append(h)
-            if c is not None:
-                cs.append(c)
+            if self.mode == "LSTM":
+                hc = ops.cat([h0[layer], c0[layer]], 1)  # h and c packed: the fused cell's state
+                for t in range(seq.shape[0]):
+                    hc = ops.lstm_cell(proj[t], hc, w_hh, b_hh)
+                    outs.append(hc[:, :hid])
+                hs.append(hc[:, :hid])
+                cs.append(hc[:, hid:])
+            else:
+                h = h0[layer]
+                for t in range(seq.shape[0]):
+                    h = self._cell(proj[t], h, w_hh, b_hh)
+                    outs.append(h)
+                hs.append(h)
             seq = ops.stack(outs, 0)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 seq = F.dropout(seq, self.dropout, True)
         out = seq.transpose(0, 1) if self.batch_first else seq
         return out, hs, cs
 
-    def _cell(self, xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None) -> tuple:
+    def _cell(self, xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+        """One RNN or GRU step from ops (the LSTM step is the fused ``ops.lstm_cell``)."""
         hw = F.linear(h, w_hh, b_hh)
         if self.mode == "RNN_TANH":
-            return F.tanh(xw + hw), None
+            return F.tanh(xw + hw)
         if self.mode == "RNN_RELU":
-            return F.relu(xw + hw), None
-        if self.mode == "LSTM":
-            i, f, g, o = (xw + hw).chunk(4, 1)
-            c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
-            return F.sigmoid(o) * F.tanh(c), c
+            return F.relu(xw + hw)
         xr, xz, xn = xw.chunk(3, 1)  # GRU: r, z, n
         hr, hz, hn = hw.chunk(3, 1)
         r = F.sigmoid(xr + hr)
         z = F.sigmoid(xz + hz)
         n = F.tanh(xn + r * hn)
-        return (1 - z) * n + z * h, None
+        return (1 - z) * n + z * h
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"

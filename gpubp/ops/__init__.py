@@ -43,6 +43,7 @@ from .index import getitem, index_put
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, setitem, sub_, zero_
 from .linalg import linear, matmul
 from .loss import cross_entropy, mse_loss
+from .recurrent import lstm_cell
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .shape import (
     astype,
@@ -73,7 +74,7 @@ DIFFERENTIABLE = (
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
     "cat", "stack", "split", "chunk", "pad", "getitem", "index_put", "contiguous", "clone", "astype",
     "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu", "softmax", "log_softmax",
-    "cross_entropy", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
+    "cross_entropy", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d", "lstm_cell",
 )  # fmt: skip
 
 # Public functions without a gradient (comparisons, indices, in-place writes, device moves).

@@ -94,6 +94,16 @@ class Optimizer(ABC):
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Update ``params`` (one device and dtype, all with gradients) with ``group``'s settings."""
 
+    def _count_steps(self, params: list[Tensor]) -> dict[int, list[Tensor]]:
+        """Advance each parameter's step count (host integers: no device read); group the
+        parameters by it, since one that joined late has its own count and bias correction."""
+        by_step: dict[int, list[Tensor]] = {}
+        for p in params:
+            st = self.state.setdefault(p, {})
+            st["step"] = st.get("step", 0) + 1
+            by_step.setdefault(st["step"], []).append(p)
+        return by_step
+
     def _state_tensor(self, p: Tensor, name: str) -> Tensor:
         """A zero state tensor like ``p`` (float32 for half-precision parameters), made on first use."""
         st = self.state.setdefault(p, {})
@@ -242,14 +252,8 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: invalid betas {group['betas']}: each must be in [0, 1)")
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        # parameters that joined late have their own step count: update each step count together
-        by_step: dict[int, list[Tensor]] = {}
-        for p in params:
-            st = self.state.setdefault(p, {})
-            st["step"] = st.get("step", 0) + 1
-            by_step.setdefault(st["step"], []).append(p)
         b1, b2 = group["betas"]
-        for step, ps in by_step.items():
+        for step, ps in self._count_steps(params).items():
             vmax = [self._state_tensor(p, "max_exp_avg_sq").data for p in ps] if group["amsgrad"] else None
             ps[0]._be.adam_update(
                 [p.data for p in ps],
@@ -357,12 +361,7 @@ class Adagrad(Optimizer):
             raise ValueError(f"Adagrad: invalid lr_decay {group['lr_decay']}: expected >= 0")
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        by_step: dict[int, list[Tensor]] = {}
-        for p in params:
-            st = self.state.setdefault(p, {})
-            st["step"] = st.get("step", 0) + 1
-            by_step.setdefault(st["step"], []).append(p)
-        for step, ps in by_step.items():
+        for step, ps in self._count_steps(params).items():
             ps[0]._be.adagrad_update(
                 [p.data for p in ps],
                 [p.grad.data for p in ps],
