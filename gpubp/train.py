@@ -35,12 +35,12 @@ class History(dict):
 
 
 class _Totals:
-    """Running sums kept on the device: loss * n, correct predictions, |error|, squared error."""
+    """Running sums kept on the device: loss * n, correct predictions, |error|, squared error,
+    target sums for R^2. ``read`` is the one place they come back to the host."""
 
     def __init__(self) -> None:
         self.n = 0
         self.sums: dict[str, Any] = {}
-        self.targets: list = []
 
     def add(self, name: str, value: Any) -> None:
         self.sums[name] = value if name not in self.sums else self.sums[name] + value
@@ -49,9 +49,9 @@ class _Totals:
         out = {}
         for name in metrics:
             if name == "r2":
-                if "sse" in self.sums and self.targets:
-                    y = np.concatenate(self.targets)
-                    sst = float(((y - y.mean()) ** 2).sum())
+                if "sse" in self.sums:  # total variance from running sums: sum y^2 - (sum y)^2 / count
+                    count = float(self.sums["ycount"])
+                    sst = float(self.sums["ysq"]) - float(self.sums["ysum"]) ** 2 / count
                     out["r2"] = 1.0 - float(self.sums["sse"]) / sst if sst > 0 else float("nan")
             elif name in self.sums:
                 out[name] = float(self.sums[name]) / max(self.n, 1)  # float() of a device value: the sync
@@ -72,7 +72,9 @@ def _accumulate(totals: _Totals, metrics: Sequence[str], out: Tensor, y: Tensor,
                 totals.add("mae", abs(err).sum() / max(int(np.prod(y.shape[1:])), 1))
             if "r2" in metrics:
                 totals.add("sse", (err * err).sum())
-                totals.targets.append(y._be.to_numpy(y.data))  # the targets, for the total variance
+                totals.add("ysum", y.data.sum())  # device sums: the total variance needs no per-batch copy
+                totals.add("ysq", (y.data * y.data).sum())
+                totals.add("ycount", y.data.size)
 
 
 def evaluate(

@@ -271,3 +271,17 @@ def test_cli_info_and_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--data PATH" in bad.stderr
     unknown = subprocess.run([sys.executable, "-m", "gpubp", "train", "nope"], capture_output=True, text=True, cwd=ROOT)
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_regression_metrics_match_their_definitions(device: str) -> None:
+    from gpubp.train import evaluate
+
+    rng = rng_for("r2")
+    x = rng.standard_normal((37, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3 * rng.standard_normal((37, 1))).astype(np.float32)
+    model = nn.Linear(3, 1).to(device)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=8, device=device)
+    got = evaluate(model, nn.MSELoss(), loader, ("loss", "mae", "r2"))
+    pred = model(gpubp.tensor(x, device=device)).numpy()
+    assert got["mae"] == pytest.approx(np.abs(pred - y).mean(), rel=1e-5)
+    assert got["r2"] == pytest.approx(1 - ((pred - y) ** 2).sum() / ((y - y.mean()) ** 2).sum(), rel=1e-5)
