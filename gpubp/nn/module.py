@@ -225,7 +225,7 @@ class Module:
 
     # ---- calling ---------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise TypeError(f"{type(self).__name__} has no forward(): a Module subclass must define it")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
