@@ -87,7 +87,7 @@ EXAMPLES = {
                 lambda: nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Linear(32, 2)), nn.CrossEntropyLoss(),
                 40, 1e-3, 32, goal={"val_accuracy": 0.95}),
         Example("house-prices", "regression on scikit-learn's diabetes data", lambda _: datasets.load_diabetes(),
-                lambda: nn.Sequential(nn.Linear(10, 16), nn.Tanh(), nn.Linear(16, 1)), nn.MSELoss(), 60, 3e-3,
+                lambda: nn.Sequential(nn.Linear(10, 16), nn.Tanh(), nn.Linear(16, 1)), nn.MSELoss(), 25, 3e-3,
                 32, metrics=("loss", "mae", "r2"), weight_decay=0.05, goal={"val_r2": 0.45}),
         Example("sentiment-lstm", "LSTM on a synthetic sentiment task", lambda _: datasets.make_sentiment(),
                 lambda: LastStep(60, 32, 64, 2), nn.CrossEntropyLoss(), 12, 5e-3, 64, goal={"val_accuracy": 0.90}),
