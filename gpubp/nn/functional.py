@@ -29,6 +29,7 @@ from ..ops import (
     softplus,
     tanh,
 )
+from ..ops.loss import REDUCTIONS, check_pair
 from ..tensor import Tensor
 
 __all__ = [
@@ -62,8 +63,6 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def conv1d(
@@ -191,8 +190,8 @@ def embedding(idx: Tensor, weight: Tensor, padding_idx: int | None = None) -> Te
 
 
 def _reduce(loss: Tensor, reduction: str, op: str, denom: Any = None) -> Tensor:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -200,24 +199,15 @@ def _reduce(loss: Tensor, reduction: str, op: str, denom: Any = None) -> Tensor:
     return loss.sum() / denom if denom is not None else loss.mean()
 
 
-def _same_shape(op: str, a: Tensor, b: Tensor) -> None:
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"{op}: input and target must be Tensors")
-    if a.shape != b.shape:
-        raise ValueError(f"{op}: input has shape {a.shape} but target has shape {b.shape}; they must match")
-    if b.dtype.kind != "f":
-        raise TypeError(f"{op}: target must be floating point, got {b.dtype}")
-
-
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
-    _same_shape("l1_loss", input, target)
+    check_pair("l1_loss", input, target)
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target."""
-    _same_shape("huber_loss", input, target)
+    check_pair("huber_loss", input, target)
     d = input - target
     a = d.abs()
     return _reduce(ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction, "huber_loss")
@@ -225,7 +215,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
-    _same_shape("smooth_l1_loss", input, target)
+    check_pair("smooth_l1_loss", input, target)
     d = input - target
     a = d.abs()
     if beta == 0:
@@ -237,7 +227,7 @@ def binary_cross_entropy(
     input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
 ) -> Tensor:
     """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch."""
-    _same_shape("binary_cross_entropy", input, target)
+    check_pair("binary_cross_entropy", input, target)
     loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
     if weight is not None:
         loss = loss * weight
@@ -252,7 +242,7 @@ def binary_cross_entropy_with_logits(
     pos_weight: Tensor | None = None,
 ) -> Tensor:
     """BCE on logits, computed stably: (1 - y) x + (1 + (pw - 1) y) (log(1 + e^-|x|) + max(-x, 0))."""
-    _same_shape("binary_cross_entropy_with_logits", input, target)
+    check_pair("binary_cross_entropy_with_logits", input, target)
     stable = (-input.abs()).exp().log1p() + (-input).relu()
     if pos_weight is not None:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * stable

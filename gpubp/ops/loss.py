@@ -8,7 +8,7 @@ from typing import Any
 from ..tensor import Tensor
 from ._core import check_same_device, make
 
-_REDUCTIONS = ("mean", "sum", "none")
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def cross_entropy(
@@ -25,8 +25,8 @@ def cross_entropy(
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError("cross_entropy: input and target must be Tensors")
     check_same_device("cross_entropy", input, target)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if input.ndim != 2:
         raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {input.shape}")
     if input.dtype.kind != "f":
@@ -66,20 +66,23 @@ def cross_entropy(
     return make("cross_entropy", out.astype(input.dtype, copy=False), be, (input,), vjp, save=(input, target))
 
 
-def _check_same(op: str, a: Tensor, b: Tensor) -> None:
+def check_pair(op: str, a: Tensor, b: Tensor) -> None:
+    """An elementwise loss's input and target: tensors of one shape, the target floating point."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{op}: input and target must be Tensors")
     if a.shape != b.shape:
         raise ValueError(f"{op}: input has shape {a.shape} but target has shape {b.shape}; they must match")
-    if a.dtype != b.dtype and b.dtype.kind == "f":
-        raise TypeError(f"{op}: input is {a.dtype} but target is {b.dtype}")
+    if b.dtype.kind != "f":
+        raise TypeError(f"{op}: target must be floating point, got {b.dtype}")
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error, (input - target)^2 reduced by ``reduction``."""
     from . import reduce
 
-    _check_same("mse_loss", input, target)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_pair("mse_loss", input, target)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"mse_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     d = input - target
     sq = d * d
     if reduction == "none":
