@@ -135,9 +135,9 @@ class CupyBackend(Backend):
         # enough blocks to fill the GPU, no more: the kernels loop (grid-stride) over the rest
         return (max(1, min(math.ceil(work / BLOCK), self._sm_count * 16)),)
 
-    def _launch(self, family: str, name: str, work: int, args: tuple) -> None:
+    def _launch(self, family: str, name: str, work: int, args: tuple, grid: tuple[int] | None = None) -> None:
         with self._cuda_device:
-            self._kernel(family, name)(self._grid(work), (BLOCK,), args)
+            self._kernel(family, name)(grid or self._grid(work), (BLOCK,), args)
 
     def _contig(self, a: Any) -> Any:
         return self.xp.ascontiguousarray(a)
@@ -341,10 +341,9 @@ class CupyBackend(Backend):
         mdt = self._math_dtype(x.dtype)
         mean = self.xp.empty(channels, dtype=mdt)
         var = self.xp.empty(channels, dtype=mdt)
-        with self._cuda_device:
-            grid = (max(1, min(channels, self._sm_count * 16)),)
-            kernel = self._kernel("reduce", f"channel_moments<{ct}>")
-            kernel(grid, (BLOCK,), (x, mean, var, np.int64(outer), np.int64(channels), np.int64(inner)))
+        args = (x, mean, var, np.int64(outer), np.int64(channels), np.int64(inner))
+        grid = (max(1, min(channels, self._sm_count * 16)),)  # one block per channel
+        self._launch("reduce", f"channel_moments<{ct}>", channels, args, grid)
         return mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
 
     # ---- fused optimizer steps: one launch per MT_MAX parameters -------------------------------
@@ -352,6 +351,17 @@ class CupyBackend(Backend):
         if isinstance(step, self.xp.ndarray):
             return step.astype(self.xp.float64, copy=False).reshape(1)
         return self.xp.full(1, float(step), dtype=self.xp.float64)  # a Python int: written, not read back
+
+    def _fused_step(self, kernel: str, lists: list, scalars: tuple) -> bool:
+        """Launch optimizer ``kernel`` over ``lists`` (one launch per MT_MAX parameters);
+        False, with nothing launched, when the kernel cannot take these arrays."""
+        params = lists[0]
+        if not params or not self._fusable(lists, self._math_dtype(params[0].dtype)):
+            return False
+        ct = kernels.CTYPES[params[0].dtype.name]
+        for table, largest in self._tables(lists):
+            self._launch("optim", f"{kernel}<{ct}>", largest, (table, *scalars))
+        return True
 
     def sgd_update(
         self,
@@ -366,9 +376,10 @@ class CupyBackend(Backend):
         weight_decay=0.0,
         first_step=False,
     ) -> None:
-        lists = [params, grads, bufs if momentum else None]
-        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
-            return super().sgd_update(
+        f64 = np.float64
+        scalars = (f64(lr), f64(momentum), f64(dampening), f64(weight_decay), np.int32(nesterov), np.int32(first_step))
+        if not self._fused_step("sgd_multi", [params, grads, bufs if momentum else None], scalars):
+            super().sgd_update(
                 params,
                 grads,
                 bufs,
@@ -379,18 +390,6 @@ class CupyBackend(Backend):
                 weight_decay=weight_decay,
                 first_step=first_step,
             )
-        ct = kernels.CTYPES[params[0].dtype.name]
-        for table, largest in self._tables(lists):
-            args = (
-                table,
-                np.float64(lr),
-                np.float64(momentum),
-                np.float64(dampening),
-                np.float64(weight_decay),
-                np.int32(nesterov),
-                np.int32(first_step),
-            )
-            self._launch("optim", f"sgd_multi<{ct}>", largest, args)
 
     def adam_update(
         self,
@@ -408,9 +407,19 @@ class CupyBackend(Backend):
         decoupled=False,
         max_exp_avg_sqs=None,
     ) -> None:
-        lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
-        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
-            return super().adam_update(
+        f64 = np.float64
+        scalars = (
+            self._device_step(step),
+            f64(lr),
+            f64(beta1),
+            f64(beta2),
+            f64(eps),
+            f64(weight_decay),
+            np.int32(decoupled),
+            np.int32(max_exp_avg_sqs is not None),
+        )
+        if not self._fused_step("adam_multi", [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs], scalars):
+            super().adam_update(
                 params,
                 grads,
                 exp_avgs,
@@ -424,21 +433,6 @@ class CupyBackend(Backend):
                 decoupled=decoupled,
                 max_exp_avg_sqs=max_exp_avg_sqs,
             )
-        ct = kernels.CTYPES[params[0].dtype.name]
-        dstep = self._device_step(step)
-        for table, largest in self._tables(lists):
-            args = (
-                table,
-                dstep,
-                np.float64(lr),
-                np.float64(beta1),
-                np.float64(beta2),
-                np.float64(eps),
-                np.float64(weight_decay),
-                np.int32(decoupled),
-                np.int32(max_exp_avg_sqs is not None),
-            )
-            self._launch("optim", f"adam_multi<{ct}>", largest, args)
 
     def rmsprop_update(
         self,
@@ -454,9 +448,11 @@ class CupyBackend(Backend):
         bufs=None,
         grad_avgs=None,
     ) -> None:
+        f64 = np.float64
+        scalars = (f64(lr), f64(alpha), f64(eps), f64(weight_decay), f64(momentum), np.int32(grad_avgs is not None))
         lists = [params, grads, square_avgs, bufs if momentum else None, grad_avgs]
-        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
-            return super().rmsprop_update(
+        if not self._fused_step("rmsprop_multi", lists, scalars):
+            super().rmsprop_update(
                 params,
                 grads,
                 square_avgs,
@@ -468,18 +464,6 @@ class CupyBackend(Backend):
                 bufs=bufs,
                 grad_avgs=grad_avgs,
             )
-        ct = kernels.CTYPES[params[0].dtype.name]
-        for table, largest in self._tables(lists):
-            args = (
-                table,
-                np.float64(lr),
-                np.float64(alpha),
-                np.float64(eps),
-                np.float64(weight_decay),
-                np.float64(momentum),
-                np.int32(grad_avgs is not None),
-            )
-            self._launch("optim", f"rmsprop_multi<{ct}>", largest, args)
 
     def adagrad_update(
         self,
@@ -493,13 +477,9 @@ class CupyBackend(Backend):
         weight_decay=0.0,  # noqa: ANN001
         eps=1e-10,
     ) -> None:
-        lists = [params, grads, sums]
-        if not self._fusable(lists, self._math_dtype(params[0].dtype) if params else None):
-            return super().adagrad_update(
+        f64 = np.float64
+        scalars = (self._device_step(step), f64(lr), f64(lr_decay), f64(weight_decay), f64(eps))
+        if not self._fused_step("adagrad_multi", [params, grads, sums], scalars):
+            super().adagrad_update(
                 params, grads, sums, step=step, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps
             )
-        ct = kernels.CTYPES[params[0].dtype.name]
-        dstep = self._device_step(step)
-        for table, largest in self._tables(lists):
-            args = (table, dstep, np.float64(lr), np.float64(lr_decay), np.float64(weight_decay), np.float64(eps))
-            self._launch("optim", f"adagrad_multi<{ct}>", largest, args)
