@@ -55,74 +55,7 @@ class Linear(Module):
 
 
 class _ConvNd(Module):
-    def __init__(
-        self,
-        dims: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
-        dilation: Any,
-        groups: int,
-        bias: bool,
-        device: Any,
-        dtype: Any,
-    ) -> None:
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
-                f"must be divisible by groups ({groups})"
-            )
-        k = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
-        self.register_parameter("bias", _param(out_channels, device=device, dtype=dtype) if bias else None)
-        _reset_fan_in(self.weight, self.bias)
-
-    def _check(self, x: Tensor, ndim: int) -> None:
-        if x.ndim != ndim or x.shape[1] != self.in_channels:
-            want = "(N, C, L)" if ndim == 3 else "(N, C, H, W)"
-            raise ValueError(
-                f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got shape {x.shape}"
-            )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding}, groups={self.groups}"
-        )
-
-
-class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        dilation: int = 1,
-        groups: int = 1,
-        bias: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(
-            1, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x, 3)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
-class Conv2d(_ConvNd):
-    """2-D convolution over (N, C, H, W): stride, padding, dilation, groups."""
+    _dims = 2
 
     def __init__(
         self,
@@ -137,12 +70,49 @@ class Conv2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(
-            2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype
+        super().__init__()
+        dims = self._dims
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                f"must be divisible by groups ({groups})"
+            )
+        k = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
+        self.register_parameter("bias", _param(out_channels, device=device, dtype=dtype) if bias else None)
+        _reset_fan_in(self.weight, self.bias)
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim != self._dims + 2 or x.shape[1] != self.in_channels:
+            want = "(N, C, L)" if self._dims == 1 else "(N, C, H, W)"
+            raise ValueError(
+                f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got shape {x.shape}"
+            )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, groups={self.groups}"
         )
 
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L)."""
+
+    _dims = 1
+
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x, 4)
+        self._check(x)
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W): stride, padding, dilation, groups."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 

@@ -18,9 +18,10 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 class _RNNBase(Module):
+    _mode = ""
+
     def __init__(
         self,
-        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -29,8 +30,10 @@ class _RNNBase(Module):
         dropout: float = 0.0,
         device: Any = None,
         dtype: Any = None,
+        mode: str | None = None,
     ) -> None:
         super().__init__()
+        mode = mode or self._mode
         if num_layers < 1 or hidden_size < 1:
             raise ValueError(f"{type(self).__name__}: num_layers and hidden_size must be positive")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
@@ -71,7 +74,11 @@ class _RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: initial state must have shape {shape}, got {h0.shape}")
         return h0
 
-    def _run(self, x: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    def _run(self, x: Tensor, h0: Tensor | None, c0: Tensor | None = None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        self._check(x)
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        h0 = self._initial(h0, x, batch)
+        c0 = self._initial(c0, x, batch) if self.mode == "LSTM" else None
         seq = x.transpose(0, 1) if self.batch_first else x  # (T, N, I)
         hs, cs = [], []
         hid = self.hidden_size
@@ -112,6 +119,11 @@ class _RNNBase(Module):
         n = F.tanh(xn + r * hn)
         return (1 - z) * n + z * h
 
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(output (T, N, H) or (N, T, H), h_n (num_layers, N, H))."""
+        out, hs, _ = self._run(x, hx)
+        return out, ops.stack(hs, 0)
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
 
@@ -134,7 +146,6 @@ class RNN(_RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(
-            f"RNN_{nonlinearity.upper()}",
             input_size,
             hidden_size,
             num_layers,
@@ -143,60 +154,23 @@ class RNN(_RNNBase):
             dropout,
             device,
             dtype,
+            mode=f"RNN_{nonlinearity.upper()}",
         )
-
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(output (T, N, H) or (N, T, H), h_n (num_layers, N, H))."""
-        self._check(x)
-        batch = x.shape[0] if self.batch_first else x.shape[1]
-        out, hs, _ = self._run(x, self._initial(hx, x, batch), None)
-        return out, ops.stack(hs, 0)
 
 
 class LSTM(_RNNBase):
     """LSTM with gates (i, f, g, o): c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, device, dtype)
+    _mode = "LSTM"
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """(output, (h_n, c_n))."""
-        self._check(x)
-        batch = x.shape[0] if self.batch_first else x.shape[1]
         h0, c0 = (None, None) if hx is None else hx
-        out, hs, cs = self._run(x, self._initial(h0, x, batch), self._initial(c0, x, batch))
+        out, hs, cs = self._run(x, h0, c0)
         return out, (ops.stack(hs, 0), ops.stack(cs, 0))
 
 
 class GRU(_RNNBase):
     """GRU with gates (r, z, n): n = tanh(W_in x + r (W_hn h + b_hn)), h = (1 - z) n + z h."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, device, dtype)
-
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(output, h_n)."""
-        self._check(x)
-        batch = x.shape[0] if self.batch_first else x.shape[1]
-        out, hs, _ = self._run(x, self._initial(hx, x, batch), None)
-        return out, ops.stack(hs, 0)
+    _mode = "GRU"
