@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .backend import SWITCHING
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -82,14 +84,15 @@ class Node:
     (when it requires grad), or None (no gradient wanted).
     """
 
-    __slots__ = ("name", "vjp", "inputs", "saved", "seq")
+    __slots__ = ("name", "vjp", "inputs", "saved", "seq", "be")
 
-    def __init__(self, name: str, vjp: Callable, inputs: tuple, saved: tuple) -> None:
+    def __init__(self, name: str, vjp: Callable, inputs: tuple, saved: tuple, be: Any = None) -> None:
         self.name = name
         self.vjp = vjp
         self.inputs = inputs
         self.saved = saved  # ((version_box, version_at_save), ...)
         self.seq = next(_seq)
+        self.be = be  # the backend of the op's output: its VJP runs with that device current
 
 
 def _collect(roots: Iterable[Node]) -> list[Node]:
@@ -158,32 +161,49 @@ def _run(
             node.saved = ()
         if g is None:
             continue  # reachable, but no gradient reached it
-        grads = vjp(g)
-        for inp, gi in zip(node.inputs, grads):
-            if inp is None or gi is None:
-                continue
-            _add(pending if type(inp) is Node else leaf_grads, inp, gi, owned)
+        if SWITCHING[0] and node.be is not None:  # several GPUs: run the VJP and its sums on the node's device
+            with node.be.enter():
+                _apply(node, vjp, g, pending, leaf_grads, owned)
+        else:
+            _apply(node, vjp, g, pending, leaf_grads, owned)
 
     if capture is not None:
         for leaf, g in leaf_grads.items():
             if leaf in capture:
                 found[capture[leaf]] = g
         return found
-    # Leaves keep arrays they own: a VJP may hand the same array (or a view of it) to
-    # several inputs, and clip_grad_*_ or accumulation later change .grad in place.
     stored: set[int] = set()
     for leaf, g in leaf_grads.items():
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
-        elif g.base is not None or id(g) in stored:
-            g = leaf._be.xp.array(g)  # copy (also materializes a broadcast view)
-        stored.add(id(g))
-        if leaf._grad is None:
-            leaf._grad = Tensor._wrap(g, leaf._be)
-        else:
-            leaf._grad.data += g
-            leaf._grad._vc[0] += 1
+        with leaf._be.enter():
+            _store(leaf, g, stored)
     return {}
+
+
+def _apply(node: Node, vjp: Callable, g: Any, pending: dict, leaf_grads: dict, owned: set[int]) -> None:
+    grads = vjp(g)
+    for inp, gi in zip(node.inputs, grads):
+        if inp is None or gi is None:
+            continue
+        _add(pending if type(inp) is Node else leaf_grads, inp, gi, owned)
+
+
+def _store(leaf: Tensor, g: Any, stored: set[int]) -> None:
+    """Accumulate ``g`` into ``leaf.grad``. A new ``.grad`` is always a C-contiguous array of the leaf's dtype
+    that the leaf owns: a VJP may hand one array (or views of it, a transposed one for a weight used as ``w.T``) to
+    several inputs, ``clip_grad_*_`` and accumulation change ``.grad`` in place, and the fused optimizer kernels
+    read it as one flat run of memory."""
+    from .tensor import Tensor
+
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype, order="C")
+    elif g.base is not None or id(g) in stored or not g.flags.c_contiguous:
+        g = leaf._be.xp.array(g, order="C")  # copy (also materializes a broadcast view)
+    stored.add(id(g))
+    if leaf._grad is None:
+        leaf._grad = Tensor._wrap(g, leaf._be)
+    else:
+        leaf._grad.data += g
+        leaf._grad._vc[0] += 1
 
 
 def _add(table: dict, key: Any, g: Any, owned: set[int]) -> None:
@@ -200,6 +220,11 @@ def _add(table: dict, key: Any, g: Any, owned: set[int]) -> None:
 
 
 def _root_grad(t: Tensor, gradient: Any, op: str) -> Any:
+    with t._be.enter():
+        return _root_grad_here(t, gradient, op)
+
+
+def _root_grad_here(t: Tensor, gradient: Any, op: str) -> Any:
     from .tensor import Tensor
 
     if gradient is None:
@@ -283,5 +308,6 @@ def grad(
                     )
                 continue
             t = inputs[i]
-            result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t.data.dtype), t._be)
+            with t._be.enter():
+                result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t.data.dtype), t._be)
     return tuple(result)

@@ -199,3 +199,14 @@ def from_dlpack(obj: Any) -> Tensor:
         be = get_backend(f"cuda:{index}")
         return Tensor._wrap(be.xp.from_dlpack(obj), be)
     raise ValueError(f"from_dlpack: unsupported DLPack device type {kind} (expected CPU or CUDA)")
+
+
+def _enter_devices() -> None:
+    """Factories allocate on the current device: each runs with its ``device=`` (or its tensor's) device current."""
+    from .ops._core import on_device
+
+    for name in ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn", "randint"):
+        globals()[name] = on_device(globals()[name])
+
+
+_enter_devices()

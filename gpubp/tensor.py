@@ -60,7 +60,8 @@ class Tensor:
         self, data: Any, dtype: Any = None, device: str | Device | None = None, requires_grad: bool = False
     ) -> None:
         be = get_backend(device if device is not None else (data.device if isinstance(data, Tensor) else None))
-        self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be)
+        with be.enter():
+            self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be)
         self._be = be
         self._requires_grad = False
         self._grad = None

@@ -9,6 +9,8 @@
 //       dx_ij  = (softmax_ij - (1 - e) [j == t] - e / C) * g_i, 0 on ignored rows
 //     The forward saves only lse per row; backward recomputes softmax from the logits, which
 //     costs one read of the logits instead of a write and a read of an N x C probability matrix.
+//   cross_entropy_reduce: out = sum_i loss_i (/ count of rows with t != ignore_index, for the mean), in one block,
+//     in a fixed order (deterministic, unlike atomics); the count is kept for backward, which divides by it.
 // Rows are contiguous of length ``cols``; each warp owns one row and loops over it in strides of 32.
 #include "common.cuh"
 
@@ -100,9 +102,32 @@ __global__ void cross_entropy_forward(const T* __restrict__ logits, const i64* _
     }
 }
 
-// g_rows[r * g_stride]: g_stride is 0 when one upstream gradient is shared by every row (mean/sum).
+// One block: the sum of the per-row losses, and with ``mean`` its quotient by the number of counted rows
+// (written to ``count_out``; 0 counted rows give NaN, as PyTorch).
 template <typename T>
-__global__ void cross_entropy_backward(const T* __restrict__ g_rows, i64 g_stride, const T* __restrict__ logits,
+__global__ void cross_entropy_reduce(const T* __restrict__ loss, const i64* __restrict__ target, T* __restrict__ out,
+                                     typename Acc<T>::type* __restrict__ count_out, i64 rows, i64 ignore_index,
+                                     int mean) {
+    typedef typename Acc<T>::type F;
+    __shared__ F scratch[32];
+    F total = F(0), count = F(0);
+    for (i64 r = threadIdx.x; r < rows; r += blockDim.x) {
+        total += load(loss, r);
+        count += target[r] != ignore_index ? F(1) : F(0);
+    }
+    total = block_sum(total, scratch);
+    count = block_sum(count, scratch);
+    if (threadIdx.x == 0) {
+        store(out, 0, mean ? total / count : total);
+        if (mean) count_out[0] = count;
+    }
+}
+
+// g_rows[r * g_stride]: g_stride is 0 when one upstream gradient is shared by every row (mean/sum);
+// ``divisor`` (the mean's row count) divides it, or is null.
+template <typename T>
+__global__ void cross_entropy_backward(const T* __restrict__ g_rows, i64 g_stride,
+                                       const typename Acc<T>::type* __restrict__ divisor, const T* __restrict__ logits,
                                        const typename Acc<T>::type* __restrict__ lse, const i64* __restrict__ target,
                                        T* __restrict__ dx, i64 rows, i64 cols, i64 ignore_index, double smoothing) {
     typedef typename Acc<T>::type F;
@@ -112,7 +137,7 @@ __global__ void cross_entropy_backward(const T* __restrict__ g_rows, i64 g_strid
         const T* xr = logits + r * cols;
         T* dr = dx + r * cols;
         const i64 t = target[r];
-        const F g = t == ignore_index ? F(0) : load(g_rows, r * g_stride);
+        const F g = t == ignore_index ? F(0) : load(g_rows, r * g_stride) / (divisor ? divisor[0] : F(1));
         const F l = lse[r], uniform = F(smoothing) / F(cols), hit = F(1) - F(smoothing);
         ROW_LOOP(j) {
             F d = m_exp(load(xr, j) - l) - uniform - (j == t ? hit : F(0));

@@ -8,6 +8,7 @@ takes floats would corrupt memory on a GPU; here it fails on the CPU.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import re
 
@@ -52,6 +53,8 @@ def _check(family: str, name: str, args: tuple) -> None:
     for p, a in zip(params, args):
         if p == "TensorTable":
             assert isinstance(a, np.ndarray) and a.dtype == _TABLE and a.shape == (1,), f"{name}: {p} got {a!r}"
+        elif "*" in p and type(a) is np.uint64:
+            assert a == 0, f"{name}: pointer '{p}' got the integer {a}: only 0 (a null pointer) is allowed"
         elif "*" in p:
             assert isinstance(a, np.ndarray), f"{name}: pointer parameter '{p}' got {type(a).__name__}"
             elem = p.replace("const", "").replace("*", "").strip()
@@ -71,6 +74,7 @@ def gpu_like() -> tuple[CupyBackend, list]:
     be._sm_count = 132
     be._contig = lambda a: np.ascontiguousarray(a).view(DeviceLike)
     be._device_step = lambda step: np.full(1, float(step))
+    be._tables_cache, be._steps, be.fallbacks = {}, {}, collections.Counter()
     launches: list = []
 
     def kernel(family: str, name: str):  # noqa: ANN202
@@ -110,8 +114,12 @@ def test_softmax_and_cross_entropy_launches_match_their_kernels(gpu_like, dtype:
     logits, target = _arr((8, 5), dtype), np.arange(8) % 5
     rows, saved = be.cross_entropy(logits, target, -100, 0.1)
     assert rows.shape == (8,) and isinstance(saved, tuple)
+    rows = rows.view(DeviceLike)
+    be.cross_entropy_reduce(rows, target, -100, False)
+    _, count = be.cross_entropy_reduce(rows, target, -100, True)
     be.cross_entropy_backward(_arr((8,), dtype), saved, target, -100, 0.1)
-    be.cross_entropy_backward(np.broadcast_to(np.ones(1, dtype), (8,)), saved, target)  # one shared gradient
+    shared = np.broadcast_to(np.ones(1, dtype), (8,))
+    be.cross_entropy_backward(shared, saved, target, divisor=count.view(DeviceLike))  # one shared gradient
     assert launches[-1][3][1] == np.int64(0)  # ... passed with row stride 0
     for family, name, _, args in launches:
         _check(family, name, args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
 from .base import Backend
 
@@ -72,6 +73,9 @@ def parse_device(device: str | Device) -> Device:
 
 
 _backends: dict[Device, Backend] = {}
+# True once a GPU other than cuda:0 is in use: from then on every op enters its tensors' device (ops._core.on_device);
+# with one GPU the current device is always cuda:0 and nothing needs switching.
+SWITCHING = [False]
 _default: Device | None = None
 _seed: int | None = None
 
@@ -84,8 +88,27 @@ def manual_seed(seed: int) -> None:
         be.manual_seed(seed)
 
 
+def emulated() -> bool:
+    """True when ``GPUBP_EMULATE_CUDA`` asks for the CPU stand-in of CuPy (``1``: one device, ``2``: two)."""
+    return os.environ.get("GPUBP_EMULATE_CUDA", "0") not in ("", "0")
+
+
+def cupy_modules() -> tuple[Any, Any]:
+    """``(cupy, cupyx)``, or their CPU stand-in under ``GPUBP_EMULATE_CUDA``: the one place that chooses.
+    The CUDA backend uses what this returns and never asks which it got."""
+    if emulated():
+        from .emulation import cupy_standin
+
+        return cupy_standin, cupy_standin.cupyx
+    import cupy
+    import cupyx
+    import cupyx.scipy.special  # noqa: F401 - erf
+
+    return cupy, cupyx
+
+
 def _cupy_installed() -> bool:
-    return importlib.util.find_spec("cupy") is not None
+    return emulated() or importlib.util.find_spec("cupy") is not None
 
 
 def device_count() -> int:
@@ -93,8 +116,7 @@ def device_count() -> int:
     if not _cupy_installed():
         return 0
     try:
-        import cupy
-
+        cupy, _ = cupy_modules()
         return int(cupy.cuda.runtime.getDeviceCount())
     except Exception:  # no driver, no GPU: CuPy raises its own runtime errors
         return 0
@@ -126,6 +148,8 @@ def get_backend(device: str | Device | None = None) -> Backend:
         from .cupy_backend import CupyBackend
 
         be = CupyBackend(dev.index)
+        if dev.index != 0:
+            SWITCHING[0] = True
     if _seed is not None:
         be.manual_seed(_seed)
     _backends[dev] = be

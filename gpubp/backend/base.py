@@ -8,10 +8,13 @@ back to the host: no ``float()``, ``bool()`` or ``.item()`` here.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -37,6 +40,17 @@ class Backend(ABC):
 
     xp: Any = None
     device: Any = None
+    _no_device = contextlib.nullcontext()
+
+    def enter(self) -> Any:
+        """A context manager making this backend's device the current one (CuPy runs every kernel, allocation and
+        array method on the current device). Nothing to enter on the CPU."""
+        return self._no_device
+
+    def step_counter(self, key: Any, step: int) -> Any:
+        """The optimizer step ``step`` as the update primitives take it (here the host int; a GPU backend keeps a
+        counter on the device, keyed by ``key``, and increments it there)."""
+        return step
 
     # ---- arrays -------------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None) -> Any:
@@ -177,6 +191,15 @@ class Backend(ABC):
             nll = (1.0 - label_smoothing) * nll - label_smoothing * logp.mean(axis=1)
         return xp.where(valid, nll, 0), xp.exp(logp)
 
+    def cross_entropy_reduce(self, rows: Any, target: Any, ignore_index: int, mean: bool) -> tuple[Any, Any]:
+        """(the sum of the per-row losses, or their mean over rows whose target is not ``ignore_index``; the mean's
+        divisor, a 0-d array kept for backward, or None for the sum). No rows counted: NaN, as PyTorch."""
+        total = rows.sum()
+        if not mean:
+            return self.xp.asarray(total, dtype=rows.dtype), None
+        count = (target != ignore_index).sum().astype(self._math_dtype(rows.dtype))
+        return self.xp.asarray(total / count, dtype=rows.dtype), count
+
     def cross_entropy_backward(
         self,
         g_rows: Any,
@@ -184,11 +207,14 @@ class Backend(ABC):
         target: Any,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
+        divisor: Any = None,
     ) -> Any:
-        """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row; ignored rows get 0."""
+        """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row / divisor; ignored rows get 0."""
         xp = self.xp
         probs = saved
         valid = target != ignore_index
+        if divisor is not None:
+            g_rows = g_rows / divisor
         gr = xp.where(valid, g_rows, 0).astype(probs.dtype, copy=False)
         d = probs * gr[:, None]
         rows = xp.arange(probs.shape[0])
@@ -198,12 +224,18 @@ class Backend(ABC):
         return d
 
     # ---- reductions --------------------------------------------------------------------------
+    @staticmethod
+    def _math_dtype(dtype: Any) -> Any:
+        """The type fused primitives compute in: float64 for float64, float32 for float32 and narrower floats."""
+        return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
     def sq_norm(self, arrays: Sequence[Any]) -> Any:
-        """sum_i ||a_i||^2 over many arrays, as a 0-d array on the device (no host sync)."""
+        """sum_i ||a_i||^2 over many arrays, as a 0-d array on the device (no host sync), in the math type:
+        float32 for float16 data, whose squares overflow past a norm of 256."""
         xp = self.xp
-        total = xp.zeros((), dtype=arrays[0].dtype if arrays else xp.float32)
+        total = xp.zeros((), dtype=self._math_dtype(arrays[0].dtype) if arrays else xp.float32)
         for a in arrays:
-            flat = a.reshape(-1)
+            flat = a.reshape(-1).astype(total.dtype, copy=False)
             total = total + xp.dot(flat, flat)
         return total
 

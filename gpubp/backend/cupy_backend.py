@@ -8,13 +8,16 @@ instantiated for (integer or bfloat16 data, odd layouts) take the ``xp`` referen
 
 from __future__ import annotations
 
+import collections
+import functools
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import kernels
+from . import SWITCHING, kernels
 from .base import Backend
 
 BLOCK = 256  # threads per block for every kernel; row kernels run 8 warps (rows) per block
@@ -29,47 +32,56 @@ _TABLE = np.dtype(
 
 
 class CupyBackend(Backend):
-    """Arrays in one GPU's memory; fused primitives run gpubp's own kernels."""
+    """Arrays in one GPU's memory; fused primitives run gpubp's own kernels.
+
+    Every public method runs with this backend's device current (``_on_own_device`` below), so allocations and
+    launches land on ``cuda:N`` whatever device the caller had current."""
 
     def __init__(self, index: int) -> None:
-        import cupy
-        import cupyx
-        import cupyx.scipy.special
+        from . import Device, cupy_modules
 
-        from . import Device
-
+        cupy, cupyx = cupy_modules()
         self.xp = cupy
         self._cupyx = cupyx
         self.device = Device("cuda", index)
         self.index = index
         self._cuda_device = cupy.cuda.Device(index)
         self._erf = cupyx.scipy.special.erf
-        self._modules: dict[str, Any] = {}
+        self._modules: dict[str, Any] = {}  # family -> compiled module, or the exception its compile raised
         self._functions: dict[tuple[str, str], Any] = {}
         self._copy_stream: Any = None
         self._inflight: list = []
+        self._tables_cache: dict[tuple, list] = {}
+        self._steps: dict[Any, list] = {}  # optimizer key -> [device counter, the step it holds]
+        self.fallbacks: collections.Counter = collections.Counter()  # (primitive, reason) -> count
         self._sm_count = int(self._cuda_device.attributes["MultiProcessorCount"])
         with self._cuda_device:
             self._rng = cupy.random.default_rng()
 
+    def enter(self) -> Any:
+        return self._cuda_device
+
     # ---- arrays, random -------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None) -> Any:
-        with self._cuda_device:
-            return self.xp.asarray(data, dtype=dtype)
+        return self.xp.asarray(data, dtype=dtype)
 
     def from_host(self, a: Any) -> Any:
-        """Stage through pinned memory and copy on a side stream; the current stream waits for the
-        copy on the device (an event), never on the host, so the copy overlaps running kernels."""
+        """Stage through pinned memory and copy on a side stream, so the copy overlaps running kernels.
+
+        ``out`` comes from the compute stream's memory pool, which may hand out a block that kernels already
+        queued on that stream still read: the copy stream first waits for an event recorded on the compute stream
+        now (on the device, not the host), then the compute stream waits for the copy's event."""
         xp = self.xp
-        with self._cuda_device:
-            if self._copy_stream is None:
-                self._copy_stream = xp.cuda.Stream(non_blocking=True)
-            pinned = self._cupyx.empty_pinned(a.shape, dtype=a.dtype)
-            pinned[...] = a
-            out = xp.empty(a.shape, dtype=a.dtype)
-            out.set(pinned, stream=self._copy_stream)
-            done = self._copy_stream.record()
-            xp.cuda.get_current_stream().wait_event(done)
+        if self._copy_stream is None:
+            self._copy_stream = xp.cuda.Stream(non_blocking=True)
+        compute = xp.cuda.get_current_stream()
+        pinned = self._cupyx.empty_pinned(a.shape, dtype=a.dtype)
+        pinned[...] = a
+        out = xp.empty(a.shape, dtype=a.dtype)
+        self._copy_stream.wait_event(compute.record())
+        out.set(pinned, stream=self._copy_stream)
+        done = self._copy_stream.record()
+        compute.wait_event(done)
         # the pinned buffer must outlive its copy: keep it until its event reports done
         # (Event.done asks without waiting)
         self._inflight = [(buf, ev) for buf, ev in self._inflight if not ev.done] + [(pinned, done)]
@@ -79,50 +91,51 @@ class CupyBackend(Backend):
         return self.xp.asnumpy(a)  # device-to-host copy: synchronizes
 
     def erf(self, x: Any) -> Any:
-        return self._erf(x)
+        # cupyx's erf has no float16 loop (float16 in, float64 out): keep the input's dtype, as the NumPy backend
+        return self._erf(x).astype(x.dtype, copy=False)
 
     def scatter_add(self, target: Any, key: Any, values: Any) -> None:
         self._cupyx.scatter_add(target, key, values)
 
     def manual_seed(self, seed: int) -> None:
-        with self._cuda_device:
-            self._rng = self.xp.random.default_rng(seed)
+        self._rng = self.xp.random.default_rng(seed)
 
     def randn(self, shape: tuple, dtype: Any) -> Any:
         dt = np.dtype(dtype)
-        with self._cuda_device:
-            if dt in (np.float32, np.float64):
-                return self._rng.standard_normal(shape, dtype=dt)
-            return self._rng.standard_normal(shape, dtype=np.float32).astype(dt)
+        if dt in (np.float32, np.float64):
+            return self._rng.standard_normal(shape, dtype=dt)
+        return self._rng.standard_normal(shape, dtype=np.float32).astype(dt)
 
     def rand(self, shape: tuple, dtype: Any) -> Any:
         dt = np.dtype(dtype)
-        with self._cuda_device:
-            if dt in (np.float32, np.float64):
-                return self._rng.random(shape, dtype=dt)
-            return self._rng.random(shape, dtype=np.float32).astype(dt)
+        if dt in (np.float32, np.float64):
+            return self._rng.random(shape, dtype=dt)
+        return self._rng.random(shape, dtype=np.float32).astype(dt)
 
     def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
-        with self._cuda_device:
-            return self._rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
+        return self._rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
 
     # ---- kernels ----------------------------------------------------------------------------
     def _kernel(self, family: str, name: str) -> Any:
-        """A compiled kernel; its family's module compiles on first use (then CuPy's disk cache)."""
+        """A compiled kernel; its family's module compiles on first use (then CuPy's disk cache). A family that
+        failed to compile raises its error again at once: a compile takes seconds, and would repeat per launch."""
         fn = self._functions.get((family, name))
         if fn is not None:
             return fn
         module = self._modules.get(family)
+        if isinstance(module, Exception):
+            raise RuntimeError(f"kernel family '{family}' failed to compile earlier: {module}") from module
         if module is None:
-            with self._cuda_device:
+            try:
                 module = self.xp.RawModule(
-                    code=kernels.source(family),
-                    options=("-std=c++17",),
-                    name_expressions=kernels.FAMILIES[family][1],
+                    code=kernels.source(family), options=kernels.OPTIONS, name_expressions=kernels.FAMILIES[family][1]
                 )
+                fn = module.get_function(name)  # CuPy compiles here, at the first lookup
+            except Exception as e:
+                self._modules[family] = e
+                raise
             self._modules[family] = module
-        with self._cuda_device:
-            fn = self._functions[(family, name)] = module.get_function(name)
+        fn = self._functions[(family, name)] = module.get_function(name)
         return fn
 
     def warmup(self) -> None:
@@ -136,8 +149,14 @@ class CupyBackend(Backend):
         return (max(1, min(math.ceil(work / BLOCK), self._sm_count * 16)),)
 
     def _launch(self, family: str, name: str, work: int, args: tuple, grid: tuple[int] | None = None) -> None:
-        with self._cuda_device:
-            self._kernel(family, name)(grid or self._grid(work), (BLOCK,), args)
+        self._kernel(family, name)(grid or self._grid(work), (BLOCK,), args)
+
+    def _fallback(self, primitive: str, reason: str) -> None:
+        """Count (and warn once about) a primitive that took the slower ``xp`` reference path."""
+        key = (primitive, reason)
+        if not self.fallbacks[key]:
+            warnings.warn(f"gpubp {self.device}: {primitive} takes the slower reference path ({reason})", stacklevel=3)
+        self.fallbacks[key] += 1
 
     def _contig(self, a: Any) -> Any:
         return self.xp.ascontiguousarray(a)
@@ -244,15 +263,16 @@ class CupyBackend(Backend):
         target: Any,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
+        divisor: Any = None,
     ) -> Any:
         if not isinstance(saved, tuple):  # saved by the reference path
-            return super().cross_entropy_backward(g_rows, saved, target, ignore_index, label_smoothing)
+            return super().cross_entropy_backward(g_rows, saved, target, ignore_index, label_smoothing, divisor)
         xp = self.xp
         logits, lse = saved
         ct = kernels.CTYPES[logits.dtype.name]
         target = self._contig(target.astype(xp.int64, copy=False))
         if g_rows.ndim == 1 and g_rows.strides[0] == 0:  # one gradient for every row (mean or sum)
-            g, stride = self._contig(g_rows[:1].astype(logits.dtype)), 0
+            g, stride = self._contig(g_rows[:1].astype(logits.dtype, copy=False)), 0
         else:
             g, stride = self._contig(g_rows.astype(logits.dtype, copy=False)), 1
         n, c = logits.shape
@@ -261,6 +281,7 @@ class CupyBackend(Backend):
             args = (
                 g,
                 np.int64(stride),
+                np.uint64(0) if divisor is None else divisor,  # a null pointer: no divisor
                 logits,
                 lse,
                 target,
@@ -273,10 +294,31 @@ class CupyBackend(Backend):
             self._launch("softmax", f"cross_entropy_backward<{ct}>", n * 32, args)
         return dx
 
+    def cross_entropy_reduce(self, rows: Any, target: Any, ignore_index: int, mean: bool) -> tuple[Any, Any]:
+        ct = kernels.CTYPES.get(rows.dtype.name)
+        if ct is None or not rows.flags.c_contiguous or target.dtype != np.int64 or not target.flags.c_contiguous:
+            return super().cross_entropy_reduce(rows, target, ignore_index, mean)
+        out = self.xp.empty((), dtype=rows.dtype)
+        count = self.xp.empty((), dtype=self._math_dtype(rows.dtype)) if mean else None
+        args = (rows, target, out, np.uint64(0) if count is None else count, np.int64(rows.size))
+        self._launch("softmax", f"cross_entropy_reduce<{ct}>", BLOCK, (*args, np.int64(ignore_index), np.int32(mean)))
+        return out, count
+
     # ---- reductions ---------------------------------------------------------------------------
-    def _tables(self, lists: Sequence[Sequence[Any]]) -> list[tuple[np.ndarray, int]]:
-        """TensorTables (passed by value) for the arrays in ``lists``, MT_MAX tensors each,
-        with the size of the largest tensor of each (to size the grid)."""
+    def _tables(self, lists: Sequence[Sequence[Any] | None]) -> list[tuple[np.ndarray, int]]:
+        """TensorTables (passed by value) for the arrays in ``lists``, MT_MAX tensors each, with the size of the
+        largest tensor of each (to size the grid). Cached while the arrays' addresses stay the same (the
+        parameters and their state of a training loop), so a step does not rebuild them field by field."""
+        key = tuple(None if arrays is None else tuple(a.data.ptr for a in arrays) for arrays in lists)
+        key += (tuple(a.size for a in lists[0]),)
+        cached = self._tables_cache.get(key)
+        if cached is None:
+            if len(self._tables_cache) > 64:
+                self._tables_cache.clear()
+            cached = self._tables_cache[key] = self._build_tables(lists)
+        return cached
+
+    def _build_tables(self, lists: Sequence[Sequence[Any] | None]) -> list[tuple[np.ndarray, int]]:
         count = len(lists[0])
         out = []
         for start in range(0, count, kernels.MT_MAX):
@@ -305,11 +347,10 @@ class CupyBackend(Backend):
             want = params[0].dtype if li < 2 else state_dtype
             for a in arrays:
                 if a.dtype != want or not a.flags.c_contiguous:
+                    why = "non-contiguous" if a.dtype == want else f"{a.dtype} where the kernel takes {want}"
+                    self._fallback("fused multi-tensor kernel", f"list {li}: {why} arrays")
                     return False
         return True
-
-    def _math_dtype(self, dtype: Any) -> Any:
-        return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
     def sq_norm(self, arrays: Sequence[Any]) -> Any:
         xp = self.xp
@@ -328,7 +369,7 @@ class CupyBackend(Backend):
                 for table, largest in self._tables([group]):
                     self._launch("reduce", f"sq_norm_multi<{ct}>", largest, (table, part))
             total = part if total is None else total + part
-        return total.astype(arrays[0].dtype, copy=False)
+        return total  # in the math type: a float16 sum of squares overflows past a norm of 256
 
     def moments(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
         kept = [i for i in range(x.ndim) if i not in axes]
@@ -347,16 +388,36 @@ class CupyBackend(Backend):
         return mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
 
     # ---- fused optimizer steps: one launch per MT_MAX parameters -------------------------------
+    def step_counter(self, key: Any, step: int) -> Any:
+        """A float64 device counter holding ``step``: made once per ``key``, then advanced on the device by one
+        tiny in-place launch per step (no allocation, nothing sent from the host)."""
+        entry = self._steps.get(key)
+        if entry is None:
+            entry = self._steps[key] = [self.xp.full(1, float(step), dtype=self.xp.float64), step]
+        elif entry[1] == step - 1:
+            entry[0] += 1.0
+        elif entry[1] != step:  # restarted or loaded from a state dict: set it anew
+            entry[0].fill(float(step))
+        entry[1] = step
+        return entry[0]
+
     def _device_step(self, step: Any) -> Any:
         if isinstance(step, self.xp.ndarray):
-            return step.astype(self.xp.float64, copy=False).reshape(1)
+            if step.dtype == np.float64 and step.shape == (1,):
+                return step
+            return step.astype(self.xp.float64).reshape(1)
         return self.xp.full(1, float(step), dtype=self.xp.float64)  # a Python int: written, not read back
 
     def _fused_step(self, kernel: str, lists: list, scalars: tuple) -> bool:
         """Launch optimizer ``kernel`` over ``lists`` (one launch per MT_MAX parameters);
         False, with nothing launched, when the kernel cannot take these arrays."""
         params = lists[0]
-        if not params or not self._fusable(lists, self._math_dtype(params[0].dtype)):
+        if not params:
+            return True  # nothing to update
+        if kernels.CTYPES.get(params[0].dtype.name) is None:
+            self._fallback(kernel, f"{params[0].dtype} parameters")
+            return False
+        if not self._fusable(lists, self._math_dtype(params[0].dtype)):
             return False
         ct = kernels.CTYPES[params[0].dtype.name]
         for table, largest in self._tables(lists):
@@ -483,3 +544,19 @@ class CupyBackend(Backend):
             super().adagrad_update(
                 params, grads, sums, step=step, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps
             )
+
+
+def _on_own_device(method: Any) -> Any:
+    @functools.wraps(method)
+    def run(self: CupyBackend, *args: Any, **kwargs: Any) -> Any:
+        if not SWITCHING[0]:  # one GPU: cuda:0 is always current
+            return method(self, *args, **kwargs)
+        with self._cuda_device:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+# Every public primitive runs on this backend's own device: the one place the backend enters it.
+for _name in sorted({n for n in dir(Backend) if not n.startswith("_")} - {"enter", "xp", "device"} | {"warmup"}):
+    setattr(CupyBackend, _name, _on_own_device(getattr(CupyBackend, _name)))

@@ -8,6 +8,10 @@ import re
 from functools import cache
 from pathlib import Path
 
+# Options the CUDA backend hands to CuPy's RawModule (CuPy adds its own: -arch for the device, -ftz=true,
+# --device-as-default-execution-space and its include paths)
+OPTIONS = ("-std=c++17",)
+
 # C++ type for each array dtype the kernels are instantiated for
 CTYPES = {"float32": "float", "float64": "double", "float16": "half_t"}
 
@@ -42,7 +46,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "softmax": _family(
         "softmax.cu",
         [f"softmax_{d}<{t}, {b}>" for d in ("forward", "backward") for t in _T for b in ("false", "true")]
-        + [f"cross_entropy_{d}<{t}>" for d in ("forward", "backward") for t in _T],
+        + [f"cross_entropy_{d}<{t}>" for d in ("forward", "backward", "reduce") for t in _T],
     ),
     "reduce": _family("reduce.cu", [f"{k}<{t}>" for k in ("sq_norm_multi", "channel_moments") for t in _T]),
     "optim": _family("optim.cu", [f"{k}_multi<{t}>" for k in ("sgd", "adam", "rmsprop", "adagrad") for t in _T]),

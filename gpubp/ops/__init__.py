@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._core import on_device as _on_device
 from .activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
 from .arith import (
     abs,
@@ -83,6 +84,23 @@ NON_DIFFERENTIABLE = (
     "add_", "sub_", "mul_", "div_", "setitem", "fill_", "zero_", "copy_", "clamp_", "to_device",
     "view", "clip",
 )  # fmt: skip
+
+
+def _enter_devices() -> None:
+    """Every public op runs with its tensors' device current (``_core.on_device``): replace each, here and in the
+    module that defines it, so that calls between ops and from nn, optim and Tensor methods all go through it."""
+    import sys
+
+    for name in DIFFERENTIABLE + NON_DIFFERENTIABLE:
+        fn = globals()[name]
+        wrapped = _on_device(fn)
+        globals()[name] = wrapped
+        home = sys.modules[fn.__module__]
+        if getattr(home, name, None) is fn:
+            setattr(home, name, wrapped)
+
+
+_enter_devices()
 
 
 def _equality(fn: Any) -> Any:

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import dtypes
 from ..autograd import Node, _mode
+from ..backend import SWITCHING, get_backend
 from ..tensor import Tensor
+
+
+def _first_backend(args: Sequence, kwargs: dict) -> Any:
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, Tensor):
+            return a._be
+        if isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
+            return a[0]._be
+    return None
+
+
+def on_device(fn: Callable) -> Callable:
+    """Run op ``fn`` with the device of its first tensor argument current.
+
+    CuPy runs every kernel, allocation and array method on the *current* device, so an op on ``cuda:1`` tensors
+    must enter ``cuda:1``: this wrapper, put on every public op by ``gpubp.ops`` (and the engine, around every
+    VJP), is the one place that does it. With one GPU (or none) there is nothing to switch, and it only calls."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not SWITCHING[0]:
+            return fn(*args, **kwargs)
+        be = _first_backend(args, kwargs)
+        with (be if be is not None else get_backend(kwargs.get("device"))).enter():
+            return fn(*args, **kwargs)
+
+    run.__wrapped_op__ = fn
+    return run
 
 
 def make(
@@ -43,7 +73,7 @@ def make(
     saved = tuple((t._vc, t._vc[0]) for t in save)
     if save_out:
         saved += ((out._vc, out._vc[0]),)
-    out._node = Node(name, vjp, entries, saved)
+    out._node = Node(name, vjp, entries, saved, be)
     out._requires_grad = True
     return out
 

@@ -10,7 +10,10 @@ from ._core import check_same_device, make, spec, unbroadcast
 
 def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
     """Translate a key to the backend's arrays; also say whether it holds integer arrays
-    (advanced indexing, where an index may repeat and gradients must accumulate)."""
+    (advanced indexing, where an index may repeat and gradients must accumulate).
+
+    A boolean mask becomes the integer indices of its True elements, once, here: finding them waits for the GPU
+    (the output's size depends on the data, in PyTorch too), and backward then scatters without waiting."""
     parts = key if isinstance(key, tuple) else (key,)
     xp = x._be.xp
     out = []
@@ -25,6 +28,10 @@ def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
             k = xp.asarray(k)
             if k.dtype.kind not in "iub":
                 raise TypeError(f"index: arrays used as indices must be integer or bool, got {k.dtype}")
+        if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim > 0:
+            out.extend(k.nonzero())  # synchronizes on a GPU: the number of True elements is read back
+            gather = True
+            continue
         if hasattr(k, "dtype") and k.dtype.kind in "iu" and k.ndim > 0:
             gather = True
         out.append(k)

@@ -1,5 +1,5 @@
-"""Fused losses. Cross-entropy runs one backend primitive forward and one backward
-(``(softmax - onehot) * scale``), with the count of non-ignored rows kept on the device."""
+"""Fused losses. Cross-entropy runs two backend primitives forward (per-row losses, then their sum or mean with the
+count of non-ignored rows kept on the device) and one backward (``(softmax - onehot) * g / count``)."""
 
 from __future__ import annotations
 
@@ -50,20 +50,13 @@ def cross_entropy(
 
         return make("cross_entropy", rows, be, (input,), vjp, save=(input, target))
 
-    total = rows.sum()
-    if reduction == "sum":
-        scale = None
-        out = xp.asarray(total)
-    else:
-        scale = (t != ignore_index).sum().astype(input.dtype)  # stays on the device
-        out = xp.asarray(total / scale, dtype=input.dtype)
+    out, divisor = be.cross_entropy_reduce(rows, t, ignore_index, reduction == "mean")  # divisor stays on the device
 
     def vjp(g: Any) -> tuple:
-        gr = g if scale is None else g / scale
-        g_rows = xp.broadcast_to(gr, t.shape)
-        return (be.cross_entropy_backward(g_rows, saved, t, ignore_index, label_smoothing),)
+        g_rows = xp.broadcast_to(g, t.shape)
+        return (be.cross_entropy_backward(g_rows, saved, t, ignore_index, label_smoothing, divisor),)
 
-    return make("cross_entropy", out.astype(input.dtype, copy=False), be, (input,), vjp, save=(input, target))
+    return make("cross_entropy", out, be, (input,), vjp, save=(input, target))
 
 
 def check_pair(op: str, a: Tensor, b: Tensor) -> None:

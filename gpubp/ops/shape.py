@@ -236,11 +236,14 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     # where each output element came from, as flat input indices: the gradient scatters back
     source = xp.pad(xp.arange(x.data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
 
-    def vjp(g: Any) -> tuple:
-        gx = xp.bincount(source, weights=g.reshape(-1), minlength=x.data.size)
-        return (gx.reshape(shape).astype(g.dtype, copy=False),)
+    be = x._be
 
-    return make("pad", out, x._be, (x,), vjp)
+    def vjp(g: Any) -> tuple:
+        gx = xp.zeros(math.prod(shape), dtype=g.dtype)
+        be.scatter_add(gx, source, g.reshape(-1))  # no host sync (bincount would read its length back on a GPU)
+        return (gx.reshape(shape),)
+
+    return make("pad", out, be, (x,), vjp)
 
 
 def contiguous(x: Tensor) -> Tensor:
