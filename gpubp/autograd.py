@@ -140,7 +140,6 @@ def _run(
     ``capture`` maps graph entries (Nodes or leaf Tensors) to slots, and only their
     gradients are returned, in a dict slot -> array; no ``.grad`` changes.
     """
-    from .tensor import Tensor
 
     pending: dict[Node, Any] = {}
     leaf_grads: dict[Tensor, Any] = {}

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from .backend import cuda_available, device_count, get_backend
 from .backend.kernels import FAMILIES
+from .tensor import get_sync_debug_mode, set_sync_debug_mode
 
-__all__ = ["is_available", "device_count", "warmup", "kernel_cache_dir", "kernel_count"]
+__all__ = [
+    "is_available", "device_count", "warmup", "kernel_cache_dir", "kernel_count", "set_sync_debug_mode",
+    "get_sync_debug_mode", "fallback_counts",
+]  # fmt: skip
 
 
 def is_available() -> bool:
@@ -36,3 +40,8 @@ def warmup(device: str = "cuda") -> float:
 def kernel_cache_dir() -> Path:
     """Where CuPy keeps compiled kernels (CUPY_CACHE_DIR, default ~/.cupy/kernel_cache)."""
     return Path(os.environ.get("CUPY_CACHE_DIR", Path.home() / ".cupy" / "kernel_cache"))
+
+
+def fallback_counts(device: str = "cuda") -> dict:
+    """How often each fused primitive of ``device`` took its slower reference path, by (primitive, reason)."""
+    return dict(get_backend(device).fallbacks)

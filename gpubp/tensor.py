@@ -6,6 +6,7 @@ this file, so every op is written once and reachable both as ``gpubp.exp(x)`` an
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,22 +15,40 @@ import numpy as np
 from . import autograd, dtypes
 from .backend import Backend, Device, get_backend
 
-_sync_mode = {"error": False}
+_SYNC_MODES = {"default": 0, "warn": 1, "error": 2}
+_sync_mode = {"mode": "default"}
 
 
-def set_sync_debug_mode(mode: str) -> None:
-    """``"error"``: every conversion of tensor data to host values (item, numpy, tolist,
-    float, int, bool) raises, to prove a code path never waits for the GPU. ``"default"``: allow."""
-    if mode not in ("error", "default"):
-        raise ValueError(f"set_sync_debug_mode: mode must be 'error' or 'default', got {mode!r}")
-    _sync_mode["error"] = mode == "error"
+def set_sync_debug_mode(debug_mode: str | int) -> None:
+    """PyTorch's ``torch.cuda.set_sync_debug_mode``: ``"default"`` (0) allows host reads of tensor data, ``"warn"`` (1)
+    warns and ``"error"`` (2) raises at each one (item, numpy, tolist, float, int, bool, repr), to prove a code path
+    never waits for the GPU. Under the emulated CUDA device it also covers every call that synchronizes on CuPy."""
+    names = {v: k for k, v in _SYNC_MODES.items()}
+    mode = names.get(debug_mode, debug_mode) if isinstance(debug_mode, int) else debug_mode
+    if mode not in _SYNC_MODES:
+        raise ValueError(f"set_sync_debug_mode: expected 'default', 'warn' or 'error' (or 0, 1, 2), got {debug_mode!r}")
+    _sync_mode["mode"] = mode
+    from .backend import emulated
+
+    if emulated():
+        from .backend.emulation import cupy_standin
+
+        cupy_standin.set_sync_debug_mode(mode)
+
+
+def get_sync_debug_mode() -> int:
+    """The current sync debug mode as PyTorch numbers it: 0 default, 1 warn, 2 error."""
+    return _SYNC_MODES[_sync_mode["mode"]]
 
 
 def _host_read(t: Tensor, what: str) -> None:
-    if _sync_mode["error"]:
-        raise RuntimeError(
-            f"{what}: reads tensor data on the host (a GPU synchronization) while sync debug mode is 'error'"
-        )
+    mode = _sync_mode["mode"]
+    if mode == "default":
+        return
+    msg = f"{what}: reads tensor data on the host (a GPU synchronization) while sync debug mode is '{mode}'"
+    if mode == "error":
+        raise RuntimeError(msg)
+    warnings.warn(msg, stacklevel=3)
 
 
 def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
@@ -300,6 +319,7 @@ class Tensor:
         return repr(self)
 
     def __repr__(self) -> str:
+        _host_read(self, "repr()")
         body = np.array2string(
             np.asarray(self._be.to_numpy(self.data)), separator=", ", prefix="tensor(", threshold=200
         )

@@ -109,7 +109,8 @@ class GradientMonitor:
         if not with_grad:
             return
         be = with_grad[0][1]._be
-        norms = be.xp.stack([be.xp.sqrt(be.sq_norm([p.grad.data])).astype("float64") for _, p in with_grad])
+        with be.enter():
+            norms = be.xp.stack([be.xp.sqrt(be.sq_norm([p.grad.data])).astype("float64") for _, p in with_grad])
         for (name, _), norm in zip(with_grad, be.to_numpy(norms).tolist()):  # one device-to-host copy
             self.stats[name].append(norm)
             problem = (

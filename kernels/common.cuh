@@ -15,6 +15,7 @@
 
 #if !defined(__CUDACC_RTC__)
 #include <math.h>
+#include <string.h>
 #endif
 
 typedef long long i64;
@@ -70,19 +71,62 @@ template <typename F> __host__ __device__ __forceinline__ F m_sigmoid(F x) {
     return x >= F(0) ? F(1) / (F(1) + e) : e / (F(1) + e);
 }
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(GPUBP_EMULATE_CUDA)
+// ---- float16 <-> float: one PTX instruction on the GPU; elsewhere (nvcc's host pass, and the CPU emulation of
+// kernels/host_emulation.h) the same IEEE conversion in integer code, bit for bit: float16 -> float is exact;
+// float -> float16 rounds to nearest even, with subnormals, overflow to infinity, and NaN kept a (quiet) NaN.
+__host__ __device__ __forceinline__ float half_bits_to_float(unsigned short h) {
+#if defined(__CUDA_ARCH__)
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#else
+    const unsigned sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+        const float f = (float)mant * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    // infinity and NaN keep an all-ones exponent; normals move from bias 15 to bias 127
+    const unsigned bits = sign | (exp == 0x1fu ? 0x7f800000u : (exp + 112u) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+#endif
+}
+
+__host__ __device__ __forceinline__ unsigned short float_to_half_bits(float f) {
+#if defined(__CUDA_ARCH__)
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+#else
+    unsigned x;
+    memcpy(&x, &f, sizeof x);
+    const unsigned sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));  // NaN
+    if (ax >= 0x47800000u) return (unsigned short)(sign | 0x7c00u);  // |f| >= 2^16 (or inf): infinity
+    // |f| = full * 2^(e - 23). A normal half keeps the top 11 bits of ``full`` (drop 13); a subnormal counts units
+    // of 2^-24 (drop 13 + (-14 - e)). Rounding up may carry into the exponent, up to infinity: the encoding allows.
+    const int e = (int)(ax >> 23) - 127;
+    const unsigned full = (ax & 0x7fffffu) | 0x800000u;
+    const int drop = e >= -14 ? 13 : -1 - e;
+    const unsigned base = e >= -14 ? (unsigned)(e + 14) << 10 : 0u;
+    if (drop > 24) return (unsigned short)sign;  // below 2^-25: rounds to zero
+    unsigned q = full >> drop;
+    const unsigned rest = full & ((1u << drop) - 1), halfway = 1u << (drop - 1);
+    if (rest > halfway || (rest == halfway && (q & 1u))) ++q;  // to nearest, ties to even
+    return (unsigned short)(sign | (base + q));
+#endif
+}
+
 // ---- loads and stores through the math type ------------------------------------------------
 template <typename T> __device__ __forceinline__ typename Acc<T>::type load(const T* p, i64 i) { return p[i]; }
 template <> __device__ __forceinline__ float load<half_t>(const half_t* p, i64 i) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(p[i].bits));
-    return f;
+    return half_bits_to_float(p[i].bits);
 }
 template <typename T> __device__ __forceinline__ void store(T* p, i64 i, typename Acc<T>::type v) { p[i] = v; }
 template <> __device__ __forceinline__ void store<half_t>(half_t* p, i64 i, float v) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    p[i].bits = h;
+    p[i].bits = float_to_half_bits(v);
 }
 
 // Grid-stride loop with 64-bit indices: any grid size covers any n.

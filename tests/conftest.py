@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +21,13 @@ except ImportError:  # the comparisons against PyTorch skip without it
     torch = None
 
 DEVICES = ["cpu"] + (["cuda"] if gpubp.cuda_available() else [])
+EMULATED = gpubp.backend.emulated()  # GPUBP_EMULATE_CUDA: the CUDA backend over the CPU stand-in of CuPy
+
+if EMULATED:
+    from gpubp.backend.emulation import cupy_standin
+
+    # every kernel launch runs twice, the second time with warps and lanes in reverse order: a difference is a race
+    cupy_standin.set_race_check(os.environ.get("GPUBP_EMULATE_RACE_CHECK", "1") != "0")
 
 
 @pytest.fixture(params=DEVICES)

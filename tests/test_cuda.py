@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import rng_for
+from conftest import EMULATED, rng_for
 
 import gpubp
 from gpubp.backend import get_backend, kernels
@@ -236,6 +236,7 @@ def test_training_step_under_sync_debug_mode() -> None:
     assert all(np.isfinite(p.numpy()).all() for p in params)
 
 
+@pytest.mark.skipif(EMULATED, reason="needs a real GPU: a busy kernel for the host to wait on")
 def test_backward_and_step_do_not_wait_for_the_gpu(gpu) -> None:  # noqa: ANN001
     """With the GPU busy for 2 s, a whole forward + backward + optimizer step must return on the
     host long before: any synchronization inside would wait for the busy kernel."""

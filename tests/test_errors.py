@@ -36,7 +36,7 @@ def test_different_devices(monkeypatch: pytest.MonkeyPatch) -> None:
 
     other = NumpyBackend()
     other.device = backend.Device("cuda", 7)
-    a = gpubp.ones(2)
+    a = gpubp.ones(2, device="cpu")
     b = gpubp.Tensor._wrap(np.ones(2, np.float32), other)
     with pytest.raises(ValueError, match=r"add: tensors are on different devices \(cpu and cuda:7\)"):
         a + b

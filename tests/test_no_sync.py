@@ -99,11 +99,11 @@ def test_backward_never_reads_device_data_on_the_host() -> None:
     raw = [rng.standard_normal(s) * 0.3 for s in shapes]
     x_np, y_np = rng.standard_normal((6, 8)), np.array([0, 3, 1, 1, 2, 3])
 
-    ref = [gpubp.tensor(p, requires_grad=True) for p in raw]
-    _model(ref, gpubp.tensor(x_np), gpubp.tensor(y_np)).backward()
+    ref = [gpubp.tensor(p, device="cpu", requires_grad=True) for p in raw]
+    _model(ref, gpubp.tensor(x_np, device="cpu"), gpubp.tensor(y_np, device="cpu")).backward()
 
-    params = [_strict(gpubp.tensor(p, requires_grad=True)) for p in raw]
-    x, y = _strict(gpubp.tensor(x_np)), _strict(gpubp.tensor(y_np))
+    params = [_strict(gpubp.tensor(p, device="cpu", requires_grad=True)) for p in raw]
+    x, y = _strict(gpubp.tensor(x_np, device="cpu")), _strict(gpubp.tensor(y_np, device="cpu"))
     with strict():
         loss = _model(params, x, y)
         loss.backward()

@@ -80,7 +80,7 @@ def test_conversions(device: str) -> None:
 
 
 def test_numpy_interop_cpu() -> None:
-    x = gpubp.tensor([1.0, 2.0])
+    x = gpubp.tensor([1.0, 2.0], device="cpu")
     assert np.asarray(x).tolist() == [1.0, 2.0]
     assert (np.ones(2, np.float32) + x).tolist() == [2.0, 3.0]  # numpy defers to Tensor
     shared = np.arange(3.0)
@@ -117,12 +117,12 @@ def test_dlpack_roundtrip_with_torch() -> None:
     g = gpubp.from_dlpack(t)
     t[0, 0] = 42  # no copy: the change shows through
     assert g[0, 0].item() == 42
-    back = torch.from_dlpack(gpubp.tensor([[1.0, 2.0]]))
+    back = torch.from_dlpack(gpubp.tensor([[1.0, 2.0]], device="cpu"))
     assert back.tolist() == [[1.0, 2.0]]
 
 
 def test_dlpack_roundtrip_with_numpy() -> None:
-    x = gpubp.tensor([1.0, 2.0, 3.0])
+    x = gpubp.tensor([1.0, 2.0, 3.0], device="cpu")
     a = np.from_dlpack(x)
     a[1] = 7
     assert x[1].item() == 7

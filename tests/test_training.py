@@ -264,7 +264,11 @@ def test_builtin_example_reaches_its_goal_on_the_cpu(name: str, tmp_path: Path) 
 
 def test_cli_info_and_errors(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "gpubp", "info"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert run.returncode == 0 and "gpubp 0.1.0" in run.stdout and f"kernels: {gpubp.cuda.kernel_count()} instantiations" in run.stdout
+    assert (
+        run.returncode == 0
+        and "gpubp 0.1.0" in run.stdout
+        and f"kernels: {gpubp.cuda.kernel_count()} instantiations" in run.stdout
+    )
     bad = subprocess.run([sys.executable, "-m", "gpubp", "train", "mnist", "--out", str(tmp_path)],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "--data PATH" in bad.stderr

@@ -115,7 +115,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def _arange(n: int, like: Tensor) -> Tensor:
-    return Tensor._wrap(like._be.xp.arange(n), like._be)
+    with like._be.enter():
+        return Tensor._wrap(like._be.xp.arange(n), like._be)
 
 
 def _channel_view(t: Tensor, ndim: int) -> Tensor:

@@ -113,3 +113,15 @@ def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
         q = q.T
     values = (gain * q[:rows, :cols]).reshape(t.shape).astype(t.dtype)
     return _fill(t, get_backend(t.device).asarray(values))
+
+
+def _enter_devices() -> None:
+    """Each initializer fills its tensor on the tensor's device (``ops._core.on_device``)."""
+    from ..ops._core import on_device
+
+    for name, fn in list(globals().items()):
+        if name.endswith("_") and not name.startswith("_") and callable(fn):
+            globals()[name] = on_device(fn)
+
+
+_enter_devices()

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from .. import creation
+from ..autograd import no_grad
 from ..backend import default_device
 from ..tensor import Tensor
 from . import functional as F
@@ -280,7 +281,8 @@ class Embedding(Module):
         self.weight = _param(num_embeddings, embedding_dim, device=device, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            with no_grad():
+                self.weight[padding_idx] = 0
 
     def forward(self, idx: Tensor) -> Tensor:
         return F.embedding(idx, self.weight, self.padding_idx)

@@ -69,7 +69,8 @@ class _RNNBase(Module):
     def _initial(self, h0: Tensor | None, like: Tensor, batch: int) -> Tensor:
         shape = (self.num_layers, batch, self.hidden_size)
         if h0 is None:
-            return Tensor._wrap(like._be.xp.zeros(shape, dtype=like.dtype), like._be)
+            with like._be.enter():
+                return Tensor._wrap(like._be.xp.zeros(shape, dtype=like.dtype), like._be)
         if h0.shape != shape:
             raise ValueError(f"{type(self).__name__}: initial state must have shape {shape}, got {h0.shape}")
         return h0

@@ -27,7 +27,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
         return Tensor(0.0)
     be = grads[0]._be
     xp = be.xp
-    with no_grad():
+    with no_grad(), be.enter():
         if norm_type == 2.0:
             total = xp.sqrt(be.sq_norm([g.data for g in grads]))
         elif norm_type == math.inf:
@@ -38,7 +38,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
         for g in grads:
             g.data *= scale.astype(g.dtype)
             g._vc[0] += 1
-    return Tensor._wrap(xp.asarray(total), be)
+        return Tensor._wrap(xp.asarray(total), be)
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:

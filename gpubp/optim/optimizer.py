@@ -86,7 +86,8 @@ class Optimizer(ABC):
                         )
                     by_kind.setdefault((id(p._be), p.dtype), []).append(p)
                 for params in by_kind.values():
-                    self._update(group, params)
+                    with params[0]._be.enter():  # state tensors are allocated on the parameters' device
+                        self._update(group, params)
                     for p in params:
                         p._vc[0] += 1
 
@@ -103,6 +104,10 @@ class Optimizer(ABC):
             st["step"] = st.get("step", 0) + 1
             by_step.setdefault(st["step"], []).append(p)
         return by_step
+
+    def _step_on_device(self, params: list[Tensor], step: int) -> Any:
+        """``step`` as the update primitive takes it: on a GPU a counter kept and advanced on the device."""
+        return params[0]._be.step_counter((id(self), tuple(id(p) for p in params)), step)
 
     def _state_tensor(self, p: Tensor, name: str) -> Tensor:
         """A zero state tensor like ``p`` (float32 for half-precision parameters), made on first use."""
@@ -260,7 +265,7 @@ class Adam(Optimizer):
                 [p.grad.data for p in ps],
                 [self._state_tensor(p, "exp_avg").data for p in ps],
                 [self._state_tensor(p, "exp_avg_sq").data for p in ps],
-                step=step,
+                step=self._step_on_device(ps, step),
                 lr=group["lr"],
                 beta1=b1,
                 beta2=b2,
@@ -366,7 +371,7 @@ class Adagrad(Optimizer):
                 [p.data for p in ps],
                 [p.grad.data for p in ps],
                 [self._state_tensor(p, "sum").data for p in ps],
-                step=step,
+                step=self._step_on_device(ps, step),
                 lr=group["lr"],
                 lr_decay=group["lr_decay"],
                 weight_decay=group["weight_decay"],
