@@ -29,7 +29,7 @@ def _flatten(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> Any:
         name = prefix or "tensor"
         if name in tensors:
             raise ValueError(f"save: two tensors would be stored under the name '{name}'")
-        tensors[name] = np.ascontiguousarray(obj.numpy())
+        tensors[name] = np.ascontiguousarray(obj.cpu().numpy())
         return {"__tensor__": name}
     if isinstance(obj, dict):
         out = {}

@@ -184,8 +184,14 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     # ---- conversion and devices ------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shares memory on the CPU; a copy from a GPU)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array sharing memory, for CPU tensors, as PyTorch; a GPU tensor raises unless
+        ``force=True``, which copies it to the host (waiting for the GPU)."""
+        if self._be.device.type != "cpu" and not force:
+            raise TypeError(
+                f"numpy(): can't convert {self.device} device type tensor to numpy. "
+                "Use Tensor.cpu() to copy the tensor to host memory first."
+            )
         _host_read(self, "numpy()")
         return self._be.to_numpy(self.data)
 
@@ -204,7 +210,8 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if self._be.device.type != "cpu":
             raise TypeError(
-                f"cannot convert a tensor on {self.device} to NumPy implicitly; call .numpy() or .cpu() first"
+                f"can't convert {self.device} device type tensor to numpy. "
+                "Use Tensor.cpu() to copy the tensor to host memory first."
             )
         _host_read(self, "__array__")
         arr = self.data if dtype is None else self.data.astype(dtype, copy=False)

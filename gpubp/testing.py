@@ -50,12 +50,12 @@ def gradcheck(
     def projected() -> float:
         with no_grad():
             res = _outputs(fn(*inputs))
-        return float(sum(np.sum(o.numpy() * v) for o, v in zip(res, vs)))
+        return float(sum(np.sum(o.cpu().numpy() * v) for o, v in zip(res, vs)))
 
     cotangents = [Tensor(v, dtype=np.float64, device=o.device) for o, v in zip(outs, vs)]
     analytic = grad(outs, wrt, cotangents, allow_unused=True)
     for i, (t, a) in enumerate(zip(wrt, analytic)):
-        a_np = np.zeros(t.shape) if a is None else a.numpy()
+        a_np = np.zeros(t.shape) if a is None else a.cpu().numpy()
         flat = t.data.reshape(-1)  # a view when contiguous; otherwise perturb through a copy
         numeric = np.zeros(t.numel())
         for j in range(t.numel()):

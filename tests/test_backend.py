@@ -45,8 +45,8 @@ def test_activation_primitives_match_torch(device: str, name: str, dtype: str, s
     dx = be.act_backward(name, be.asarray(g), saved, p)
     tol = 1e-5 if dtype == "float32" else 1e-12
     assert y.dtype == np.dtype(dtype) and dx.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(be.to_numpy(y), ty.detach().numpy(), rtol=tol, atol=tol)
-    np.testing.assert_allclose(be.to_numpy(dx), tx.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(be.to_numpy(y), ty.detach().cpu().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(be.to_numpy(dx), tx.grad.cpu().numpy(), rtol=tol * 10, atol=tol * 10)
 
 
 @needs_torch
@@ -63,8 +63,8 @@ def test_softmax_primitives_match_torch(device: str, shape: tuple, axis: int) ->
         ty = tfn(tx, axis)
         ty.backward(torch.tensor(g))
         y = fwd(be.asarray(x), axis)
-        np.testing.assert_allclose(be.to_numpy(y), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(be.to_numpy(y), ty.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.cpu().numpy(), rtol=1e-9, atol=1e-12)
 
 
 @needs_torch
@@ -82,8 +82,8 @@ def test_cross_entropy_primitive_matches_torch(device: str, smoothing: float, n:
     tloss.backward(torch.tensor(g))
     rows, probs = be.cross_entropy(be.asarray(logits), be.asarray(target), -100, smoothing)
     d = be.cross_entropy_backward(be.asarray(g), probs, be.asarray(target), -100, smoothing)
-    np.testing.assert_allclose(be.to_numpy(rows), tloss.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(be.to_numpy(d), tl.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(be.to_numpy(rows), tloss.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(be.to_numpy(d), tl.grad.cpu().numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_sq_norm_and_moments(device: str) -> None:
@@ -182,7 +182,7 @@ def test_optimizer_updates_match_torch_step_for_step(device: str, kind: str, kw:
         tol = 1e-5 if dtype == "float32" else 1e-12
         for ours, theirs in zip(p, tp):
             assert ours.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(be.to_numpy(ours), theirs.detach().numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(be.to_numpy(ours), theirs.detach().cpu().numpy(), rtol=tol, atol=tol)
 
 
 def test_gpubp_cross_entropy_uses_the_fused_primitive(device: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,13 +31,13 @@ def test_dataloader_batches_cover_everything_once(device: str) -> None:
     y = np.arange(10)
     loader = data.DataLoader(data.TensorDataset(x, y), batch_size=4, shuffle=True, seed=3, device=device)
     assert len(loader) == 3
-    seen = np.concatenate([yb.numpy() for _, yb in loader])
+    seen = np.concatenate([yb.cpu().numpy() for _, yb in loader])
     assert sorted(seen.tolist()) == list(range(10))
     batch_x, batch_y = next(iter(loader))
     assert batch_x.device == device and batch_x.shape == (4, 1) and batch_y.dtype == gpubp.int64
-    np.testing.assert_array_equal(batch_x.numpy()[:, 0], batch_y.numpy())  # rows stay paired
-    epoch1 = [yb.numpy().tolist() for _, yb in loader]
-    epoch2 = [yb.numpy().tolist() for _, yb in loader]
+    np.testing.assert_array_equal(batch_x.cpu().numpy()[:, 0], batch_y.cpu().numpy())  # rows stay paired
+    epoch1 = [yb.cpu().numpy().tolist() for _, yb in loader]
+    epoch2 = [yb.cpu().numpy().tolist() for _, yb in loader]
     assert epoch1 != epoch2  # a new order every epoch
     dropped = data.DataLoader(data.TensorDataset(x, y), batch_size=4, drop_last=True)
     assert len(dropped) == 2 and [len(b) for _, b in dropped] == [4, 4]
@@ -45,8 +45,8 @@ def test_dataloader_batches_cover_everything_once(device: str) -> None:
 
 def test_dataloader_seed_reproduces_order() -> None:
     ds = data.TensorDataset(np.arange(20), np.arange(20))
-    a = [b.numpy().tolist() for _, b in data.DataLoader(ds, batch_size=5, shuffle=True, seed=7)]
-    b = [b.numpy().tolist() for _, b in data.DataLoader(ds, batch_size=5, shuffle=True, seed=7)]
+    a = [b.cpu().numpy().tolist() for _, b in data.DataLoader(ds, batch_size=5, shuffle=True, seed=7)]
+    b = [b.cpu().numpy().tolist() for _, b in data.DataLoader(ds, batch_size=5, shuffle=True, seed=7)]
     assert a == b and a != [list(range(i, i + 5)) for i in range(0, 20, 5)]
 
 
@@ -128,7 +128,7 @@ def test_save_and_load_roundtrip(tmp_path: Path, device: str) -> None:
     clone = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).to(device)
     clone.load_state_dict(ck["model"])
     for (k, a), b in zip(model.state_dict().items(), clone.state_dict().values()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+        np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy(), err_msg=k)
     opt2 = optim.Adam(clone.parameters(), lr=1.0)
     opt2.load_state_dict(ck["optimizer"])
     assert opt2.param_groups[0]["lr"] == 0.01 and opt2.state[next(iter(clone.parameters()))]["step"] == 1
@@ -141,7 +141,7 @@ def test_checkpoint_readable_by_torch_safetensors(tmp_path: Path) -> None:
     gpubp.save(model.state_dict(), tmp_path / "w.safetensors")
     loaded = st_torch.load_file(str(tmp_path / "w.safetensors"))
     assert set(loaded) == {"weight", "bias"}
-    np.testing.assert_array_equal(loaded["weight"].numpy(), model.weight.numpy())
+    np.testing.assert_array_equal(loaded["weight"].cpu().numpy(), model.weight.cpu().numpy())
 
 
 def test_bad_checkpoints_give_clear_errors_and_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,10 +172,10 @@ def test_bad_checkpoints_give_clear_errors_and_change_nothing(tmp_path: Path, mo
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         gpubp.load(tmp_path / "missing.safetensors")
     model = nn.Linear(3, 2)
-    before = model.weight.numpy().copy()
+    before = model.weight.cpu().numpy().copy()
     with pytest.raises(KeyError, match="missing keys"):
         model.load_state_dict(gpubp.load(path))
-    np.testing.assert_array_equal(model.weight.numpy(), before)
+    np.testing.assert_array_equal(model.weight.cpu().numpy(), before)
 
 
 # ---- fit ----------------------------------------------------------------------------------------------
@@ -285,6 +285,6 @@ def test_regression_metrics_match_their_definitions(device: str) -> None:
     model = nn.Linear(3, 1).to(device)
     loader = data.DataLoader(data.TensorDataset(x, y), batch_size=8, device=device)
     got = evaluate(model, nn.MSELoss(), loader, ("loss", "mae", "r2"))
-    pred = model(gpubp.tensor(x, device=device)).numpy()
+    pred = model(gpubp.tensor(x, device=device)).cpu().numpy()
     assert got["mae"] == pytest.approx(np.abs(pred - y).mean(), rel=1e-5)
     assert got["r2"] == pytest.approx(1 - ((pred - y) ** 2).sum() / ((y - y.mean()) ** 2).sum(), rel=1e-5)

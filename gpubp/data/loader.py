@@ -30,7 +30,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        self.arrays = [a.cpu().numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
         n = len(self.arrays[0])
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or len(a) != n:
