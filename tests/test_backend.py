@@ -64,7 +64,9 @@ def test_softmax_primitives_match_torch(device: str, shape: tuple, axis: int) ->
         ty.backward(torch.tensor(g))
         y = fwd(be.asarray(x), axis)
         np.testing.assert_allclose(be.to_numpy(y), ty.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.cpu().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.cpu().numpy(), rtol=1e-9, atol=1e-12
+        )
 
 
 @needs_torch

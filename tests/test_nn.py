@@ -42,7 +42,9 @@ def _compare(device: str, ours: nn.Module, theirs, x_np: np.ndarray, key: str, i
         np.testing.assert_allclose(gx.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-8, atol=1e-10)
     tgrads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.cpu().numpy(), tgrads[name].grad.cpu().numpy(), rtol=1e-8, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.cpu().numpy(), tgrads[name].grad.cpu().numpy(), rtol=1e-8, atol=1e-10, err_msg=name
+        )
 
 
 LAYERS = [
@@ -126,7 +128,9 @@ def test_batchnorm_train_eval_and_running_stats(device: str) -> None:
     for _ in range(3):
         x = rng.standard_normal((4, 3, 5, 5)) * 2 + 1
         np.testing.assert_allclose(
-            ours(gpubp.tensor(x, device=device)).cpu().numpy(), theirs(torch.tensor(x)).detach().cpu().numpy(), atol=1e-10
+            ours(gpubp.tensor(x, device=device)).cpu().numpy(),
+            theirs(torch.tensor(x)).detach().cpu().numpy(),
+            atol=1e-10,
         )
     np.testing.assert_allclose(ours.running_mean.cpu().numpy(), theirs.running_mean.cpu().numpy(), rtol=1e-10)
     np.testing.assert_allclose(ours.running_var.cpu().numpy(), theirs.running_var.cpu().numpy(), rtol=1e-10)

@@ -59,7 +59,9 @@ def test_optimizer_matches_torch_step_for_step(device: str, name: str, kw: dict,
     for o, t in zip(ours, theirs):
         for k, v in topt.state[t].items():
             if k in names and v is not None:
-                np.testing.assert_allclose(opt.state[o][k].cpu().numpy(), v.cpu().numpy(), rtol=tol * 10, atol=tol, err_msg=k)
+                np.testing.assert_allclose(
+                    opt.state[o][k].cpu().numpy(), v.cpu().numpy(), rtol=tol * 10, atol=tol, err_msg=k
+                )
 
 
 def test_state_dict_roundtrip_continues_identically(device: str) -> None:
