@@ -2,11 +2,16 @@
 LSTM step against PyTorch; on the CPU, and on the GPU against PyTorch CUDA (skipped without one).
 
     pytest benchmarks/test_train_bench.py --benchmark-enable
+
+The GPU cases (``-k cuda``) also run on the emulated device of ``GPUBP_EMULATE_CUDA``; their
+PyTorch halves then skip (PyTorch has no CUDA there), and ``GPUBP_BENCH_SMALL=1`` makes each
+case two rounds instead of pytest-benchmark's calibrated second.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import time
 
 import numpy as np
@@ -23,6 +28,10 @@ except ImportError:
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 needs_gpu = pytest.mark.skipif(not gpubp.cuda_available(), reason="needs CuPy and a CUDA GPU")
+needs_torch_cuda = pytest.mark.skipif(
+    torch is None or not torch.cuda.is_available(), reason="needs PyTorch with a CUDA GPU"
+)
+SMALL = os.environ.get("GPUBP_BENCH_SMALL", "0") not in ("", "0")
 gc.freeze()  # see test_cpu_bench.py: torch's import-time objects would otherwise slow every full GC
 LR = 0.01
 
@@ -239,32 +248,39 @@ def _synced(step, sync):  # noqa: ANN001, ANN202
     return run
 
 
+def _gpu_sync() -> None:
+    from gpubp.backend import get_backend
+
+    get_backend("cuda").xp.cuda.get_current_stream().synchronize()  # CuPy, or its stand-in
+
+
+def _bench_gpu(benchmark, run) -> None:  # noqa: ANN001
+    if SMALL:
+        benchmark.pedantic(run, rounds=2, warmup_rounds=1)
+    else:
+        benchmark(run)
+
+
 @needs_gpu
 @pytest.mark.benchmark(group="cnn-step-gpu")
 def test_cnn_step_gpubp_cuda(benchmark) -> None:  # noqa: ANN001
-    import cupy
-
     step, _ = _gpubp_cnn("cuda")
-    benchmark(_synced(step, cupy.cuda.get_current_stream().synchronize))
+    _bench_gpu(benchmark, _synced(step, _gpu_sync))
 
 
-@needs_gpu
-@needs_torch
+@needs_torch_cuda
 @pytest.mark.benchmark(group="cnn-step-gpu")
 def test_cnn_step_torch_cuda(benchmark) -> None:  # noqa: ANN001
-    benchmark(_synced(_torch_cnn("cuda"), torch.cuda.synchronize))
+    _bench_gpu(benchmark, _synced(_torch_cnn("cuda"), torch.cuda.synchronize))
 
 
 @needs_gpu
 @pytest.mark.benchmark(group="lstm-step-gpu")
 def test_lstm_step_gpubp_cuda(benchmark) -> None:  # noqa: ANN001
-    import cupy
-
-    benchmark(_synced(_gpubp_lstm("cuda"), cupy.cuda.get_current_stream().synchronize))
+    _bench_gpu(benchmark, _synced(_gpubp_lstm("cuda"), _gpu_sync))
 
 
-@needs_gpu
-@needs_torch
+@needs_torch_cuda
 @pytest.mark.benchmark(group="lstm-step-gpu")
 def test_lstm_step_torch_cuda(benchmark) -> None:  # noqa: ANN001
-    benchmark(_synced(_torch_lstm("cuda"), torch.cuda.synchronize))
+    _bench_gpu(benchmark, _synced(_torch_lstm("cuda"), torch.cuda.synchronize))

@@ -22,6 +22,10 @@ TOP_LEVEL = {"summary.md", "summary.json", "env.json", "bench.json", "raw.tar.gz
 
 pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("GPUBP_GPU_CHECK")), reason="inside a run of gpu_check.sh itself"),
+    # the script sets up its own emulated device: once per CI, in the plain run, not again in the emulated passes
+    pytest.mark.skipif(
+        os.environ.get("GPUBP_EMULATE_CUDA", "0") not in ("", "0"), reason="runs in the plain (not emulated) run"
+    ),
     pytest.mark.skipif(not (shutil.which("bash") and shutil.which("timeout")), reason="needs bash and timeout"),
     pytest.mark.skipif(
         importlib.util.find_spec("gpubp.backend.emulation.host_kernels") is None,

@@ -150,7 +150,8 @@ def test_sync_debug_mode_blocks_host_reads(device: str) -> None:
     x = gpubp.ones(2, device=device)
     gpubp.set_sync_debug_mode("error")
     try:
-        for read in (x.numpy, x.tolist, lambda: x[0].item(), lambda: float(x[0]), lambda: bool(x[0])):
+        reads = (lambda: x.numpy(force=True), x.tolist, lambda: x[0].item(), lambda: float(x[0]), lambda: bool(x[0]))
+        for read in (*reads, lambda: repr(x)):
             with pytest.raises(RuntimeError, match="sync debug mode"):
                 read()
         y = (x * 2).sum()  # computing is fine: nothing is read back
