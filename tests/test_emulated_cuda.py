@@ -258,11 +258,19 @@ def test_a_planted_item_in_a_vjp_or_an_optimizer_step_is_caught(
             gpubp.cuda.set_sync_debug_mode("default")
 
 
-def test_a_weight_used_transposed_gets_a_c_contiguous_gradient() -> None:
-    w = gpubp.randn(5, 3, device="cuda", requires_grad=True)
-    (gpubp.randn(4, 5, device="cuda") @ w.T.T).sum().backward()
-    (gpubp.randn(4, 3, device="cuda") @ w.T).sum().backward()
-    assert w.grad.data.flags.c_contiguous
+def test_a_weight_used_transposed_gets_a_c_contiguous_gradient_and_a_fused_step() -> None:
+    w = gpubp.randn(5, 3, device="cuda", requires_grad=True)  # used as w.T, like a tied embedding or kernel.T
+    b = gpubp.randn(5, device="cuda", requires_grad=True)
+    opt = optim.Adam([w, b], lr=1e-2)
+    be = get_backend("cuda")
+    be.fallbacks.clear()
+    for _ in range(2):
+        opt.zero_grad()
+        (gpubp.tanh(gpubp.randn(4, 3, device="cuda") @ w.T + b) ** 2).sum().backward()
+        assert w.grad.data.flags.c_contiguous
+        with cp.counting_launches() as counts:
+            opt.step()
+        assert counts["adam_multi<float>"] == 1 and not be.fallbacks, (dict(counts), be.fallbacks)
 
 
 def test_the_step_counter_and_pointer_tables_stay_put(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -347,3 +347,12 @@ def test_built_wheel_ships_the_kernel_sources(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert Path(run.stdout.strip()) == tmp_path / "site" / "gpubp" / "_kernels"
+
+
+def test_cuda_extras_bring_what_a_driver_only_machine_lacks() -> None:
+    """CuPy's wheels assume a CUDA toolkit (NVRTC, headers) for every RawModule compile; its [ctk] extra brings it."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, wheel in (("cuda12", "cupy-cuda12x"), ("cuda13", "cupy-cuda13x")):
+        assert any(req.replace(" ", "").startswith(f"{wheel}[ctk]") for req in extras[name]), (name, extras[name])
