@@ -58,14 +58,15 @@ def gradcheck(
         a_np = np.zeros(t.shape) if a is None else a.cpu().numpy()
         flat = t.data.reshape(-1)  # a view when contiguous; otherwise perturb through a copy
         numeric = np.zeros(t.numel())
-        for j in range(t.numel()):
-            orig = flat[j].copy()
-            _set(t, flat, j, orig + eps)
-            plus = projected()
-            _set(t, flat, j, orig - eps)
-            minus = projected()
-            _set(t, flat, j, orig)
-            numeric[j] = (plus - minus) / (2 * eps)
+        with t._be.enter():  # the perturbations write raw arrays of t's device
+            for j in range(t.numel()):
+                orig = flat[j].copy()
+                _set(t, flat, j, orig + eps)
+                plus = projected()
+                _set(t, flat, j, orig - eps)
+                minus = projected()
+                _set(t, flat, j, orig)
+                numeric[j] = (plus - minus) / (2 * eps)
         numeric = numeric.reshape(t.shape)
         if not np.allclose(a_np, numeric, atol=atol, rtol=rtol):
             k = np.unravel_index(np.argmax(np.abs(a_np - numeric)), t.shape)
