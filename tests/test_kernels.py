@@ -356,3 +356,10 @@ def test_cuda_extras_bring_what_a_driver_only_machine_lacks() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for name, wheel in (("cuda12", "cupy-cuda12x"), ("cuda13", "cupy-cuda13x")):
         assert any(req.replace(" ", "").startswith(f"{wheel}[ctk]") for req in extras[name]), (name, extras[name])
+
+
+def test_modules_per_dtype_partition_every_family() -> None:
+    """The CUDA backend compiles one module per (family, dtype): together they hold each instantiation once."""
+    for family, (_, names) in kernels.FAMILIES.items():
+        parts = [kernels.instantiations(family, ct) for ct in kernels.CTYPES.values()]
+        assert sorted(n for part in parts for n in part) == sorted(names) and all(parts), family

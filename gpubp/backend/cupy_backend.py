@@ -47,7 +47,7 @@ class CupyBackend(Backend):
         self.index = index
         self._cuda_device = cupy.cuda.Device(index)
         self._erf = cupyx.scipy.special.erf
-        self._modules: dict[str, Any] = {}  # family -> compiled module, or the exception its compile raised
+        self._modules: dict[tuple, Any] = {}  # (family, ctype) -> compiled module, or the error its compile raised
         self._functions: dict[tuple[str, str], Any] = {}
         self._copy_stream: Any = None
         self._inflight: list = []
@@ -117,24 +117,25 @@ class CupyBackend(Backend):
 
     # ---- kernels ----------------------------------------------------------------------------
     def _kernel(self, family: str, name: str) -> Any:
-        """A compiled kernel; its family's module compiles on first use (then CuPy's disk cache). A family that
-        failed to compile raises its error again at once: a compile takes seconds, and would repeat per launch."""
+        """A compiled kernel. Its module (the family's instantiations for one dtype) compiles on first use, then comes
+        from CuPy's disk cache. A module that failed to compile raises its error again at once: a compile takes
+        seconds, and would otherwise repeat at every launch."""
         fn = self._functions.get((family, name))
         if fn is not None:
             return fn
-        module = self._modules.get(family)
+        key = (family, kernels.ctype_of(name))
+        module = self._modules.get(key)
         if isinstance(module, Exception):
-            raise RuntimeError(f"kernel family '{family}' failed to compile earlier: {module}") from module
+            raise RuntimeError(f"kernel family '{family}' ({key[1]}) failed to compile earlier: {module}") from module
         if module is None:
             try:
-                module = self.xp.RawModule(
-                    code=kernels.source(family), options=kernels.OPTIONS, name_expressions=kernels.FAMILIES[family][1]
-                )
+                names = kernels.instantiations(*key)
+                module = self.xp.RawModule(code=kernels.source(family), options=kernels.OPTIONS, name_expressions=names)
                 fn = module.get_function(name)  # CuPy compiles here, at the first lookup
             except Exception as e:
-                self._modules[family] = e
+                self._modules[key] = e
                 raise
-            self._modules[family] = module
+            self._modules[key] = module
         fn = self._functions[(family, name)] = module.get_function(name)
         return fn
 

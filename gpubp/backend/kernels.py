@@ -53,6 +53,17 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def ctype_of(name: str) -> str:
+    """The element type an instantiation is for: ``"act_forward<float, 0>"`` -> ``"float"``."""
+    return name[name.index("<") + 1 :].split(",")[0].strip(" >")
+
+
+def instantiations(family: str, ctype: str) -> tuple[str, ...]:
+    """The name expressions of ``family`` for element type ``ctype``: what one compiled module holds. One module per
+    (family, dtype) means a float32 model compiles a third of a family on a cold cache, not all of it."""
+    return tuple(n for n in FAMILIES[family][1] if ctype_of(n) == ctype)
+
+
 def kernel_dir() -> Path:
     """The folder holding the .cu/.cuh sources: gpubp/_kernels in an installed wheel,
     the repository's kernels/ when running from a checkout."""
