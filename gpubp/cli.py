@@ -65,9 +65,11 @@ def _info(_: argparse.Namespace) -> int:
     print(f"numpy {numpy.__version__}")
     print(f"default device: {backend.default_device()}")
     try:
-        import cupy
-
-        print(f"cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}")
+        cupy, _ = backend.cupy_modules()  # CuPy, or its CPU stand-in under GPUBP_EMULATE_CUDA
+        emulated = " (emulated on the CPU: GPUBP_EMULATE_CUDA)" if backend.emulated() else ""
+        print(f"cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}{emulated}")
+        if not backend.device_count():
+            print("  no CUDA device visible (no GPU, or no driver)")
         for i in range(backend.device_count()):
             props = cupy.cuda.runtime.getDeviceProperties(i)
             print(f"  cuda:{i}  {props['name'].decode()}  {props['totalGlobalMem'] / 2**30:.1f} GiB")
