@@ -70,7 +70,7 @@ _emulated = True
 _cache: dict[str, Any] = {}
 
 
-def __getattr__(name: str) -> Any:  # the rest of CuPy's namespace: NumPy's, with the rules above
+def __getattr__(name: str) -> Any:  # the rest of CuPy's namespace: NumPy's, under arrays._function's rules
     if name in _cache:
         return _cache[name]
     obj = getattr(np, name)
