@@ -17,7 +17,8 @@ import pytest
 
 from gpubp.backend import kernels
 from gpubp.backend.base import ACTIVATION_SAVES
-from gpubp.backend.cupy_backend import _TABLE, CupyBackend
+from gpubp.backend.cupy_backend import CupyBackend
+from gpubp.backend.cupy_multi_tensor import _TABLE
 
 _NUMPY_OF = {"float": np.float32, "double": np.float64, "half_t": np.float16, "i64": np.int64}
 _SCALARS = {"i64": np.int64, "double": np.float64, "float": np.float32, "int": np.int32}

@@ -37,7 +37,6 @@ def on_device(fn: Callable) -> Callable:
         with (be if be is not None else get_backend(kwargs.get("device"))).enter():
             return fn(*args, **kwargs)
 
-    run.__wrapped_op__ = fn
     return run
 
 
