@@ -31,7 +31,7 @@ __host__ __device__ __forceinline__ void adam_elem(F& p, F g, F& m, F& v, F* vma
             g += wd * p;
     }
     m = b1 * m + (F(1) - b1) * g;
-    v = b2 * v + (F(1) - b2) * (g * g);
+    v = b2 * v + ((F(1) - b2) * g) * g;  // as PyTorch's addcmul: g * g alone overflows float32 above ~1.8e19
     F vv = v;
     if (vmax) {
         *vmax = m_max(*vmax, v);
@@ -45,7 +45,7 @@ template <typename F>
 __host__ __device__ __forceinline__ void rmsprop_elem(F& p, F g, F& v, F* buf, F* gavg, F lr, F alpha, F eps, F wd,
                                                       F momentum) {
     if (wd != F(0)) g += wd * p;
-    v = alpha * v + (F(1) - alpha) * (g * g);
+    v = alpha * v + ((F(1) - alpha) * g) * g;
     F avg;
     if (gavg) {
         *gavg = alpha * *gavg + (F(1) - alpha) * g;

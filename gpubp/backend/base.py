@@ -303,7 +303,7 @@ class Backend(ABC):
             m *= beta1
             m += (1.0 - beta1) * g
             v *= beta2
-            v += (1.0 - beta2) * (g * g)
+            v += ((1.0 - beta2) * g) * g  # as PyTorch's addcmul: g * g alone overflows float32 above ~1.8e19
             if max_exp_avg_sqs is not None:
                 xp.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
                 v = max_exp_avg_sqs[i]
@@ -332,7 +332,7 @@ class Backend(ABC):
                 g = g + weight_decay * p
             v = square_avgs[i]
             v *= alpha
-            v += (1.0 - alpha) * (g * g)
+            v += ((1.0 - alpha) * g) * g
             if grad_avgs is not None:
                 ga = grad_avgs[i]
                 ga *= alpha
