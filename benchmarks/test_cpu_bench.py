@@ -136,7 +136,7 @@ def test_mlp_step_matches_hand_numpy() -> None:
     loss_np = numpy_mlp_step(x, y, ref)
     assert abs(loss_gp - loss_np) < 1e-5
     for a, b in zip(gp, ref):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-4, atol=1e-6)
 
 
 # ---- (2) per-op overhead: a chain of 200 tiny elementwise ops (16 elements), forward + backward ----

@@ -181,7 +181,7 @@ def test_cnn_steps_agree() -> None:
     assert abs(loss - ref) < 1e-4
     ours = [model.conv.weight, model.conv.bias, model.fc.weight, model.fc.bias]
     for a, b in zip(ours, params):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-3, atol=1e-5)
 
 
 # ---- LSTM: batch 32, 20 steps, 32 -> 128 hidden, linear to 10 on the last step ----------------

@@ -1,4 +1,4 @@
-"""A small CNN on the 8x8 digits, with gpubp.nn layers, AdamW and a cosine schedule.
+"""A small CNN on scikit-learn's bundled 8x8 digits (no download), with gpubp.nn layers, AdamW and a cosine schedule.
 
 python examples/cnn_digits.py [--epochs 15] [--device cpu|cuda]
 """

@@ -1,4 +1,6 @@
-"""An LSTM classifier on a synthetic sentiment task (token sequences -> positive or negative).
+"""An LSTM classifier on synthetic sentiment: generated token sequences (no download) -> positive or negative.
+
+The data comes from gpubp.data.datasets.make_sentiment: a label says whether positive words outnumber negative ones.
 
 python examples/lstm_sentiment.py [--epochs 8] [--device cpu|cuda]
 """

@@ -1,4 +1,4 @@
-"""A tiny residual network on the 8x8 digits: x + F(x) blocks with batch normalization.
+"""A tiny residual network on scikit-learn's bundled 8x8 digits: x + F(x) blocks with batch normalization.
 
 python examples/resnet_digits.py [--epochs 10] [--device cpu|cuda]
 """

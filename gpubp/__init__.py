@@ -97,6 +97,7 @@ from .ops import (
 )
 from .serialization import load, save
 from .tensor import Tensor, is_tensor, set_sync_debug_mode
+from .threads import get_num_threads, set_num_threads
 
 float16 = dtypes.float16
 float32 = dtypes.float32

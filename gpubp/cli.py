@@ -3,57 +3,126 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``gpubp train: error: ...`` on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _examples_epilog() -> str:
+    from .zoo import EXAMPLES
+
+    lines = ["examples (defaults: epochs, learning rate, batch size; the goal a default run reaches on held-out data):"]
+    for name in sorted(EXAMPLES):
+        ex = EXAMPLES[name]
+        goal = ", ".join(f"{k} >= {v:g}" for k, v in ex.goal.items()) or "none set"
+        lines.append(f"  {name:<15} {ex.description}")
+        lines.append(f"  {'':<15} {ex.epochs} epochs, lr {ex.lr:g}, batch size {ex.batch_size}; goal: {goal}")
+    return "\n".join(lines)
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be the output folder, or None once it exists and takes a file."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; expected a folder"
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"--out {out}: {parent} is a file, not a folder"
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):  # the one sure test of writability (os.access says yes to root)
+            pass
+    except OSError as e:
+        return f"--out {out} is not writable: {e.strerror or e}"
+    return None
+
+
+def _check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad values with ``parser.error`` (exit 2) before anything trains; the output folder is made last."""
+    from . import backend
+    from .zoo import EXAMPLES
+
+    ex = EXAMPLES[args.example]
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, got {args.epochs}")
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a positive finite number, got {args.lr}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.device is not None:
+        try:
+            backend.get_backend(backend.parse_device(args.device))
+        except (ValueError, RuntimeError) as e:
+            parser.error(f"--device {args.device}: {e}")
+    if args.data is not None and not ex.takes_data:
+        users = ", ".join(n for n, e in EXAMPLES.items() if e.takes_data)
+        parser.error(f"--data is not used by {ex.name} ({ex.description}); examples that read --data: {users}")
+    if ex.takes_data and args.data is None:
+        parser.error(f"{ex.name} needs --data PATH: the folder holding its IDX files")
+    if args.data is not None and not Path(args.data).is_dir():
+        what = "a file" if Path(args.data).exists() else "missing"
+        parser.error(f"--data must be a folder holding {ex.name}'s files, got {args.data} ({what})")
+    problem = _out_problem(Path(args.out or Path("runs") / ex.name))
+    if problem:
+        parser.error(problem)
 
 
 def _train(args: argparse.Namespace) -> int:
     from . import backend, creation, serialization
-    from .train import fit
+    from .train import NonFiniteLossError, _write_json, fit
     from .zoo import EXAMPLES
 
     ex = EXAMPLES[args.example]
     device = args.device or str(backend.default_device())
+    previous = backend.default_device()
     backend.set_default_device(device)
-    creation.manual_seed(args.seed)
-    epochs = args.epochs or ex.epochs
-    lr = args.lr or ex.lr
-    batch = args.batch_size or ex.batch_size
-    out = Path(args.out or Path("runs") / ex.name)
-    print(f"gpubp train {ex.name}: {ex.description}  (device {device}, {epochs} epochs, lr {lr}, batch {batch})")
-    train_loader, val_loader = ex.loaders(batch, device, args.seed, args.data)
-    model = ex.model()
-    optimizer = ex.optimizer(model, lr)
-    start = time.perf_counter()
-    history = fit(
-        model,
-        ex.loss,
-        optimizer,
-        train_loader,
-        val_loader,
-        epochs=epochs,
-        metrics=ex.metrics,
-        out_dir=out,
-        progress=not args.quiet,
-    )
-    seconds = time.perf_counter() - start
-    serialization.save(model.state_dict(), out / "model.safetensors")
-    final = {k: v[-1] for k, v in history.items() if k.startswith(("train_", "val_"))}
-    final["seconds"] = round(seconds, 2)
-    (out / "final.json").write_text(json.dumps(final, indent=2))
-    print("final: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in final.items()))
-    print(
-        f"wrote {out}/model.safetensors, best.safetensors, history.json"
-        + (", curves.png" if (out / "curves.png").exists() else "")
-    )
-    missed = {k: g for k, g in ex.goal.items() if final.get(k, float("-inf")) < g}
-    if missed:
-        print(f"below this example's goal: {missed}")
-    return 0
+    try:
+        creation.manual_seed(args.seed)
+        epochs = ex.epochs if args.epochs is None else args.epochs
+        lr = ex.lr if args.lr is None else args.lr
+        batch = ex.batch_size if args.batch_size is None else args.batch_size
+        out = Path(args.out or Path("runs") / ex.name)
+        settings = f"device {device}, {epochs} epoch{'s' if epochs != 1 else ''}, lr {lr}, batch {batch}"
+        print(f"gpubp train {ex.name}: {ex.description}  ({settings})")
+        train_loader, val_loader = ex.loaders(batch, device, args.seed, args.data)
+        model = ex.model()
+        optimizer = ex.optimizer(model, lr)
+        start = time.perf_counter()
+        try:
+            history = fit(model, ex.loss, optimizer, train_loader, val_loader, epochs=epochs, metrics=ex.metrics,
+                          out_dir=out, progress=not args.quiet)  # fmt: skip
+        except NonFiniteLossError as e:
+            print(f"gpubp train: error: {e}", file=sys.stderr)
+            return 1  # the run failed, the command line was fine: not argparse's 2
+        seconds = time.perf_counter() - start
+        serialization.save(model.state_dict(), out / "model.safetensors")
+        final: dict[str, Any] = {k: v[-1] for k, v in history.items() if k.startswith(("train_", "val_"))}
+        final["seconds"] = round(seconds, 2)
+        _write_json(out / "final.json", final)
+        print("final: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in final.items()))
+        written = ["model.safetensors", *(p.name for p in history.files), "final.json"]
+        print(f"wrote {out}/: " + ", ".join(written))  # exactly what was written: best.safetensors only when saved
+        missed = {k: g for k, g in ex.goal.items() if not final.get(k, float("-inf")) >= g}  # NaN misses its goal
+        if missed:
+            print(f"below this example's goal: {missed}")
+        return 0
+    finally:
+        backend.set_default_device(previous)  # in-process callers (tests) keep their default device
 
 
 def _info(_: argparse.Namespace) -> int:
@@ -84,28 +153,40 @@ def _info(_: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the gpubp command with ``argv`` (default: sys.argv[1:]) and return its exit status."""
     from .zoo import EXAMPLES
 
-    parser = argparse.ArgumentParser(prog="gpubp", description="Train neural networks with gpubp.")
+    parser = _Parser(prog="gpubp", description="Train neural networks with gpubp.")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a built-in example")
-    t.add_argument("example", choices=sorted(EXAMPLES))
+    t = sub.add_parser(
+        "train",
+        help="train a built-in example",
+        description="Train a built-in example and write its model, best checkpoint, history and curves to --out.",
+        epilog=_examples_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("example", choices=sorted(EXAMPLES), help="which example (listed below)")
     t.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--epochs", type=int, help="epochs to train, >= 1 (default: the example's)")
+    t.add_argument("--lr", type=float, help="learning rate, > 0 (default: the example's)")
+    t.add_argument("--batch-size", type=int, help="training batch size, >= 1 (default: the example's)")
     t.add_argument("--out", help="output folder (default runs/EXAMPLE)")
-    t.add_argument("--data", help="data folder (mnist: the IDX files)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--data", help="data folder, for the examples that read local files (mnist: the IDX files)")
+    t.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     t.set_defaults(func=_train)
     i = sub.add_parser("info", help="versions, devices and the kernel cache")
     i.set_defaults(func=_info)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "train":
+            _check_train_args(t, args)
+    except SystemExit as e:  # parser.error and --help: hand back the status instead of leaving the caller
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"gpubp: error: {e}", file=sys.stderr)
+        print(f"gpubp {args.command}: error: {e}", file=sys.stderr)
         return 2
 
 

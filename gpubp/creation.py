@@ -18,13 +18,28 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 def _size(size: tuple, op: str) -> tuple[int, ...]:
-    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+    """Accept f(2, 3) and f((2, 3)); sizes are non-negative ints, with PyTorch's exception types."""
+    if len(size) == 1 and not isinstance(size[0], (numbers.Number, str)) and hasattr(size[0], "__len__"):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, numbers.Integral) or s < 0:
-            raise ValueError(f"{op}: sizes must be non-negative ints, got {size}")
+        if not _is_int(s):
+            raise TypeError(f"{op}: size must be a tuple of ints, got {size} (an element of type {type(s).__name__})")
+    for s in size:
+        if s < 0:
+            raise RuntimeError(
+                f"{op}: sizes must be non-negative: trying to create a tensor with negative dimension {s}: {list(size)}"
+            )
     return tuple(int(s) for s in size)
+
+
+def _shape_arg(size: Any, op: str) -> tuple[int, ...]:
+    """A ``size`` passed as one argument: an int or a sequence of ints."""
+    return _size((size,), op)
 
 
 def _finish(data: Any, be: Any, requires_grad: bool) -> Tensor:
@@ -86,7 +101,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requ
             else (dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.DEFAULT_FLOAT)
         )
     be = get_backend(device)
-    shape = _size((size,) if isinstance(size, numbers.Integral) else (tuple(size),), "full")
+    shape = _shape_arg(size, "full")
     return _finish(be.xp.full(shape, fill_value, dtype=_dt(dtype)), be, requires_grad)
 
 
@@ -97,7 +112,9 @@ def arange(
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign ({step})")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     be = get_backend(device)
     data = be.xp.arange(start, end, step, dtype=_dt(dtype, dtypes.int64 if ints else dtypes.DEFAULT_FLOAT))
@@ -108,14 +125,23 @@ def linspace(
     start: float, end: float, steps: int, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive."""
+    if not _is_int(steps):
+        raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
-        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     be = get_backend(device)
     return _finish(be.xp.linspace(start, end, steps, dtype=_dt(dtype)), be, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An n x m identity matrix."""
+    for name, v in (("n", n), ("m", m)):
+        if v is None and name == "m":
+            continue
+        if not _is_int(v):
+            raise TypeError(f"eye: {name} must be an int, got {type(v).__name__}")
+        if v < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
     be = get_backend(device)
     return _finish(be.xp.eye(n, m, dtype=_dt(dtype)), be, requires_grad)
 
@@ -134,15 +160,19 @@ def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, device: Any = None) -> Tensor:
     """Uniform integers in [low, high) (``randint(high, size)`` starts at 0)."""
+    if isinstance(high, (tuple, list)) and size == ():
+        low, high, size = 0, low, high  # randint(high, size), as PyTorch
     if high is None:
         low, high = 0, low
+    if not _is_int(low) or not _is_int(high):
+        raise TypeError(f"randint: low and high must be ints, got {type(low).__name__} and {type(high).__name__}")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     be = get_backend(device)
     dt = _dt(dtype, dtypes.int64)
     if dt.kind not in "iu":
         raise TypeError(f"randint: dtype must be an integer type, got {dt}")
-    shape = _size((size,) if isinstance(size, numbers.Integral) else (tuple(size),), "randint")
+    shape = _shape_arg(size, "randint")
     return Tensor._wrap(be.randint(low, high, shape, dt), be)
 
 

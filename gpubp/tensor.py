@@ -61,7 +61,11 @@ def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
     if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         src = data
     else:
-        src = np.asarray(data)
+        try:
+            src = np.asarray(data)
+        except ValueError:
+            _check_nested(data)  # raises PyTorch's error for ragged nesting; anything else NumPy said stands
+            raise
         if src.dtype == np.float64 and dtype is None:
             src = src.astype(dtypes.DEFAULT_FLOAT)  # Python floats become float32, as PyTorch
     if src.dtype not in dtypes.SUPPORTED and dtype is None:
@@ -69,10 +73,32 @@ def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
     return be.xp.array(src, dtype=dtype, copy=True)
 
 
+def _check_nested(data: Any) -> None:
+    """Raise, as PyTorch, where nested lists are ragged: ValueError for a length that differs from its first
+    sibling's, TypeError where a number and a sequence meet at the same depth."""
+    level = [data]
+    dim = 0
+    while level:
+        seqs = [isinstance(v, (list, tuple)) for v in level]
+        if any(seqs) and not all(seqs):
+            kind = type(level[seqs.index(False) if seqs[0] else seqs.index(True)]).__name__
+            want = "a sequence" if seqs[0] else "a number"
+            raise TypeError(f"tensor: expected {want} at dim {dim}, like the first element there, got {kind}")
+        if not seqs[0]:
+            return
+        length = len(level[0])
+        for v in level:
+            if len(v) != length:
+                raise ValueError(f"tensor: expected sequence of length {length} at dim {dim} (got {len(v)})")
+        level = [u for v in level for u in v]
+        dim += 1
+
+
 class Tensor:
     """An n-dimensional array on one device that can record operations for autograd."""
 
-    __slots__ = ("data", "_be", "_requires_grad", "_grad", "_node", "_vc", "__weakref__")
+    # _base: the tensor whose memory this one is a view of (None when it owns its memory), as PyTorch's ``_base``
+    __slots__ = ("data", "_be", "_requires_grad", "_grad", "_node", "_vc", "_base", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(
@@ -86,6 +112,7 @@ class Tensor:
         self._grad = None
         self._node = None
         self._vc = [0]
+        self._base = None
         if requires_grad:
             self.requires_grad = True
 
@@ -99,6 +126,7 @@ class Tensor:
         t._grad = None
         t._node = None
         t._vc = [0] if vc is None else vc
+        t._base = None
         return t
 
     # ---- attributes ------------------------------------------------------------------------
@@ -124,7 +152,11 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> Any:
         """The shape, or the length of one dimension."""
-        return self.shape if dim is None else self.shape[dim]
+        if dim is None:
+            return self.shape
+        if self.ndim == 0 and isinstance(dim, int):
+            raise IndexError(f"size: dimension specified as {dim} but the tensor has no dimensions")
+        return self.shape[_ops._core.norm_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
         """Number of elements."""
@@ -185,8 +217,14 @@ class Tensor:
 
     # ---- conversion and devices ------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The data as a NumPy array sharing memory, for CPU tensors, as PyTorch; a GPU tensor raises unless
-        ``force=True``, which copies it to the host (waiting for the GPU)."""
+        """The data as a NumPy array sharing memory, for CPU tensors, as PyTorch; a tensor that requires grad or
+        lives on a GPU raises unless ``force=True``, which detaches it (and copies it to the host, waiting for the
+        GPU)."""
+        if self._requires_grad and not force:
+            # writes into the shared array would bypass autograd and silently corrupt gradients
+            raise RuntimeError(
+                "numpy(): Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
         if self._be.device.type != "cpu" and not force:
             raise TypeError(
                 f"numpy(): can't convert {self.device} device type tensor to numpy. "

@@ -50,12 +50,12 @@ def gradcheck(
     def projected() -> float:
         with no_grad():
             res = _outputs(fn(*inputs))
-        return float(sum(np.sum(o.cpu().numpy() * v) for o, v in zip(res, vs)))
+        return float(sum(np.sum(o.detach().cpu().numpy() * v) for o, v in zip(res, vs)))
 
     cotangents = [Tensor(v, dtype=np.float64, device=o.device) for o, v in zip(outs, vs)]
     analytic = grad(outs, wrt, cotangents, allow_unused=True)
     for i, (t, a) in enumerate(zip(wrt, analytic)):
-        a_np = np.zeros(t.shape) if a is None else a.cpu().numpy()
+        a_np = np.zeros(t.shape) if a is None else a.detach().cpu().numpy()
         flat = t.data.reshape(-1)  # a view when contiguous; otherwise perturb through a copy
         numeric = np.zeros(t.numel())
         with t._be.enter():  # the perturbations write raw arrays of t's device

@@ -60,6 +60,7 @@ class Example:
     metrics: tuple = ("loss", "accuracy")
     weight_decay: float = 0.0
     goal: dict = field(default_factory=dict)
+    takes_data: bool = False  # reads local files given with --data; the others use bundled or synthetic data
 
     def loaders(self, batch_size: int, device: Any, seed: int, data_path: Any = None) -> tuple[DataLoader, DataLoader]:
         train, test = self.data(data_path)
@@ -81,17 +82,21 @@ EXAMPLES = {
     for e in [
         Example("digits-mlp", "MLP on scikit-learn's 8x8 digits", lambda _: datasets.load_digits(),
                 _digits_mlp, nn.CrossEntropyLoss(), 40, 2e-3, 64, goal={"val_accuracy": 0.97}),
-        Example("digits-cnn", "small CNN on the 8x8 digits as images", lambda _: datasets.load_digits(image=True),
-                _digits_cnn, nn.CrossEntropyLoss(), 30, 2e-3, 64, goal={"val_accuracy": 0.98}),
-        Example("breast-cancer", "MLP on the Wisconsin breast cancer features", lambda _: datasets.load_breast_cancer(),
+        Example("digits-cnn", "small CNN on scikit-learn's 8x8 digits as images",
+                lambda _: datasets.load_digits(image=True), _digits_cnn, nn.CrossEntropyLoss(), 30, 2e-3, 64,
+                goal={"val_accuracy": 0.98}),
+        Example("breast-cancer", "MLP on scikit-learn's Wisconsin breast cancer features",
+                lambda _: datasets.load_breast_cancer(),
                 lambda: nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Linear(32, 2)), nn.CrossEntropyLoss(),
                 40, 1e-3, 32, goal={"val_accuracy": 0.95}),
-        Example("house-prices", "regression on scikit-learn's diabetes data", lambda _: datasets.load_diabetes(),
+        Example("diabetes", "regression on scikit-learn's diabetes data (disease progression after a year)",
+                lambda _: datasets.load_diabetes(),
                 lambda: nn.Sequential(nn.Linear(10, 16), nn.Tanh(), nn.Linear(16, 1)), nn.MSELoss(), 25, 3e-3,
                 32, metrics=("loss", "mae", "r2"), weight_decay=0.05, goal={"val_r2": 0.45}),
-        Example("sentiment-lstm", "LSTM on a synthetic sentiment task", lambda _: datasets.make_sentiment(),
+        Example("sentiment-lstm", "LSTM on generated token sequences (synthetic sentiment)",
+                lambda _: datasets.make_sentiment(),
                 lambda: LastStep(60, 32, 64, 2), nn.CrossEntropyLoss(), 12, 5e-3, 64, goal={"val_accuracy": 0.90}),
         Example("mnist", "CNN on MNIST or Fashion-MNIST from local IDX files (--data PATH)", _mnist, _mnist_cnn,
-                nn.CrossEntropyLoss(), 5, 1e-3, 128),
+                nn.CrossEntropyLoss(), 5, 1e-3, 128, takes_data=True),
     ]
 }  # fmt: skip

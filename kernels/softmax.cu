@@ -7,6 +7,8 @@
 //   cross-entropy with integer targets t, label smoothing e, C classes, lse = log sum_k exp(x_k):
 //       loss_i = (1 - e) (lse - x_t) + e (lse - mean_k x_k),  0 where t == ignore_index
 //       dx_ij  = (softmax_ij - (1 - e) [j == t] - e / C) * g_i, 0 on ignored rows
+//     A target outside [0, C) that is not ignore_index gives a NaN loss and a NaN gradient row: the host cannot
+//     check targets without waiting for the GPU, so the NaN is what gets noticed, and x_t is never read then.
 //     The forward saves only lse per row; backward recomputes softmax from the logits, which
 //     costs one read of the logits instead of a write and a read of an N x C probability matrix.
 //   cross_entropy_reduce: out = sum_i loss_i (/ count of rows with t != ignore_index, for the mean), in one block,
@@ -137,11 +139,12 @@ __global__ void cross_entropy_backward(const T* __restrict__ g_rows, i64 g_strid
         const T* xr = logits + r * cols;
         T* dr = dx + r * cols;
         const i64 t = target[r];
+        const bool outside = t != ignore_index && (t < 0 || t >= cols);  // a NaN row, as the forward's NaN loss
         const F g = t == ignore_index ? F(0) : load(g_rows, r * g_stride) / (divisor ? divisor[0] : F(1));
         const F l = lse[r], uniform = F(smoothing) / F(cols), hit = F(1) - F(smoothing);
         ROW_LOOP(j) {
             F d = m_exp(load(xr, j) - l) - uniform - (j == t ? hit : F(0));
-            store(dr, j, d * g);
+            store(dr, j, outside ? F(NAN) : d * g);
         }
     }
 }

@@ -105,12 +105,14 @@ def check_op(
         cot = [rng.standard_normal(tuple(o.shape)) for o in t_out]
         for go, to in zip(g_out, t_out):
             assert go.dtype == np.dtype(str(to.dtype).replace("torch.", "")), (go.dtype, to.dtype)
-            np.testing.assert_allclose(go.cpu().numpy(), to.detach().cpu().numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(go.detach().cpu().numpy(), to.detach().cpu().numpy(), rtol=tol, atol=tol)
         gpubp.backward(g_out, [gpubp.tensor(c.astype(dtype), device=device) for c in cot])
         torch.autograd.backward(t_out, [torch.tensor(c, dtype=tdtype) for c in cot])
         for gi, ti in zip(g_in, t_in):
             if ti.grad is None:
-                assert gi.grad is None or not np.any(gi.grad.cpu().numpy())
+                assert gi.grad is None or not np.any(gi.grad.detach().cpu().numpy())
                 continue
             assert gi.grad is not None and gi.grad.dtype == dtype
-            np.testing.assert_allclose(gi.grad.cpu().numpy(), ti.grad.cpu().numpy(), rtol=tol * 10, atol=tol * 10)
+            np.testing.assert_allclose(
+                gi.grad.detach().cpu().numpy(), ti.grad.detach().cpu().numpy(), rtol=tol * 10, atol=tol * 10
+            )

@@ -18,14 +18,14 @@ def test_tensor_used_twice_gets_both_gradients(device: str) -> None:
     x = _t(device, (3,), "twice")
     y = x * x + x  # d/dx = 2x + 1
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), 2 * x.cpu().numpy() + 1)
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), 2 * x.detach().cpu().numpy() + 1)
 
 
 def test_grad_accumulates_across_backward_calls(device: str) -> None:
     x = _t(device, (4,), "acc")
     (x * 3).sum().backward()
     (x * 2).sum().backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), np.full(4, 5.0))
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), np.full(4, 5.0))
 
 
 def test_leaf_grads_never_alias(device: str) -> None:
@@ -33,12 +33,12 @@ def test_leaf_grads_never_alias(device: str) -> None:
     a, b = _t(device, (3,), "a"), _t(device, (3,), "b")
     (a + b).sum().backward()
     a.grad.mul_(10)
-    np.testing.assert_allclose(b.grad.cpu().numpy(), np.ones(3))
+    np.testing.assert_allclose(b.grad.detach().cpu().numpy(), np.ones(3))
     c = _t(device, (2, 3), "c")
     d = _t(device, (6,), "d")
     (c.reshape(6) + d).sum().backward()
     c.grad.zero_()
-    np.testing.assert_allclose(d.grad.cpu().numpy(), np.ones(6))
+    np.testing.assert_allclose(d.grad.detach().cpu().numpy(), np.ones(6))
 
 
 def test_user_gradient_is_copied(device: str) -> None:
@@ -46,7 +46,7 @@ def test_user_gradient_is_copied(device: str) -> None:
     g = gpubp.ones(3, dtype=gpubp.float64, device=device)
     (x + 0.0).backward(g)
     x.grad.mul_(5)
-    np.testing.assert_allclose(g.cpu().numpy(), np.ones(3))
+    np.testing.assert_allclose(g.detach().cpu().numpy(), np.ones(3))
 
 
 def test_retain_graph_allows_second_backward(device: str) -> None:
@@ -54,17 +54,17 @@ def test_retain_graph_allows_second_backward(device: str) -> None:
     y = (x.exp() * 2).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), 4 * np.exp(x.cpu().numpy()))
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), 4 * np.exp(x.detach().cpu().numpy()))
 
 
 def test_second_backward_through_freed_graph_raises_and_changes_nothing(device: str) -> None:
     x = _t(device, (3,), "freed")
     y = (x.exp() * 2).sum()
     y.backward()
-    before = x.grad.cpu().numpy().copy()
+    before = x.grad.detach().cpu().numpy().copy()
     with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
         y.backward()
-    np.testing.assert_array_equal(x.grad.cpu().numpy(), before)
+    np.testing.assert_array_equal(x.grad.detach().cpu().numpy(), before)
 
 
 def test_saved_buffers_are_released_after_backward(device: str) -> None:
@@ -81,7 +81,7 @@ def test_deep_chain_has_no_recursion_limit(device: str) -> None:
     for _ in range(100_000):
         h = h + 1e-6
     h.backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.0])
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), [1.0])
 
 
 def test_no_grad_and_enable_grad(device: str) -> None:
@@ -109,10 +109,10 @@ def test_functional_grad_leaves_dot_grad_alone(device: str) -> None:
     y = (h * h).sum()
     gx, gh = gpubp.grad(y, [x, h], retain_graph=True)
     assert x.grad is None and w.grad is None
-    np.testing.assert_allclose(gh.cpu().numpy(), 2 * h.cpu().numpy())
-    np.testing.assert_allclose(gx.cpu().numpy(), 2 * h.cpu().numpy() * w.cpu().numpy())
+    np.testing.assert_allclose(gh.detach().cpu().numpy(), 2 * h.detach().cpu().numpy())
+    np.testing.assert_allclose(gx.detach().cpu().numpy(), 2 * h.detach().cpu().numpy() * w.detach().cpu().numpy())
     (gw,) = gpubp.grad(y, w)
-    np.testing.assert_allclose(gw.cpu().numpy(), 2 * h.cpu().numpy() * x.cpu().numpy())
+    np.testing.assert_allclose(gw.detach().cpu().numpy(), 2 * h.detach().cpu().numpy() * x.detach().cpu().numpy())
 
 
 def test_functional_grad_unused_input(device: str) -> None:
@@ -122,7 +122,7 @@ def test_functional_grad_unused_input(device: str) -> None:
         gpubp.grad(y, [x, u], retain_graph=True)
     gx, gu = gpubp.grad(y, [x, u], allow_unused=True)
     assert gu is None
-    np.testing.assert_allclose(gx.cpu().numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(gx.detach().cpu().numpy(), [2.0, 2.0])
 
 
 def test_inplace_on_saved_tensor_is_detected(device: str) -> None:
@@ -154,8 +154,8 @@ def test_setitem_with_grad(device: str) -> None:
     h.sum().backward()
     expect = np.full((3, 4), 2.0)
     expect[1] = 0
-    np.testing.assert_allclose(x.grad.cpu().numpy(), expect)
-    np.testing.assert_allclose(v.grad.cpu().numpy(), np.full(4, 3.0))
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), expect)
+    np.testing.assert_allclose(v.grad.detach().cpu().numpy(), np.full(4, 3.0))
 
 
 def test_inplace_arithmetic_with_grad(device: str) -> None:
@@ -164,17 +164,17 @@ def test_inplace_arithmetic_with_grad(device: str) -> None:
     h *= y  # the old h is needed for y's gradient: kept in a snapshot
     h += 2
     h.sum().backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), y.cpu().numpy())
-    np.testing.assert_allclose(y.grad.cpu().numpy(), x.cpu().numpy())
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), y.detach().cpu().numpy())
+    np.testing.assert_allclose(y.grad.detach().cpu().numpy(), x.detach().cpu().numpy())
 
 
 def test_parameter_update_under_no_grad(device: str) -> None:
     w = _t(device, (3,), "upd")
-    before = w.cpu().numpy().copy()
+    before = w.detach().cpu().numpy().copy()
     (w * w).sum().backward()
     with gpubp.no_grad():
         w -= 0.1 * w.grad
-    np.testing.assert_allclose(w.cpu().numpy(), before - 0.2 * before)
+    np.testing.assert_allclose(w.detach().cpu().numpy(), before - 0.2 * before)
     assert w.is_leaf and w.requires_grad
 
 
@@ -199,14 +199,14 @@ def test_backward_on_non_scalar_with_gradient(device: str) -> None:
     y = x * 3
     g = gpubp.tensor(rng_for("g").standard_normal((2, 3)), device=device)
     y.backward(g)
-    np.testing.assert_allclose(x.grad.cpu().numpy(), 3 * g.cpu().numpy())
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), 3 * g.detach().cpu().numpy())
 
 
 def test_multiple_roots_backward(device: str) -> None:
     x = _t(device, (2,), "roots")
     a, b = (x * 2).sum(), (x * x).sum()
     gpubp.backward([a, b])
-    np.testing.assert_allclose(x.grad.cpu().numpy(), 2 + 2 * x.cpu().numpy())
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), 2 + 2 * x.detach().cpu().numpy())
 
 
 def test_grad_dtype_follows_leaf(device: str) -> None:
@@ -214,7 +214,7 @@ def test_grad_dtype_follows_leaf(device: str) -> None:
     y = gpubp.randn(3, dtype=gpubp.float64, device=device)
     (x * y).sum().backward()
     assert x.grad.dtype == gpubp.float32
-    np.testing.assert_allclose(x.grad.cpu().numpy(), y.cpu().numpy().astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), y.detach().cpu().numpy().astype(np.float32), rtol=1e-6)
 
 
 def test_accumulated_gradients_stay_exact_when_shared(device: str) -> None:
@@ -226,6 +226,6 @@ def test_accumulated_gradients_stay_exact_when_shared(device: str) -> None:
     u = s + b  # add's VJP hands one array to s and to b
     v = (u * 1.0) + (u * 1.0) + s.sin()
     v.sum().backward()
-    xs = x.cpu().numpy()
+    xs = x.detach().cpu().numpy()
     # v = 2u + sin(s), u = s + b, s = 6x, b = 3x -> dv/dx = 2 * (6 + 3) + 6 cos(6x)
-    np.testing.assert_allclose(x.grad.cpu().numpy(), 18 + 6 * np.cos(6 * xs), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), 18 + 6 * np.cos(6 * xs), rtol=1e-12)

@@ -46,7 +46,7 @@ def test_activation_primitives_match_torch(device: str, name: str, dtype: str, s
     tol = 1e-5 if dtype == "float32" else 1e-12
     assert y.dtype == np.dtype(dtype) and dx.dtype == np.dtype(dtype)
     np.testing.assert_allclose(be.to_numpy(y), ty.detach().cpu().numpy(), rtol=tol, atol=tol)
-    np.testing.assert_allclose(be.to_numpy(dx), tx.grad.cpu().numpy(), rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(be.to_numpy(dx), tx.grad.detach().cpu().numpy(), rtol=tol * 10, atol=tol * 10)
 
 
 @needs_torch
@@ -65,7 +65,7 @@ def test_softmax_primitives_match_torch(device: str, shape: tuple, axis: int) ->
         y = fwd(be.asarray(x), axis)
         np.testing.assert_allclose(be.to_numpy(y), ty.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(
-            be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.cpu().numpy(), rtol=1e-9, atol=1e-12
+            be.to_numpy(bwd(be.asarray(g), y, axis)), tx.grad.detach().cpu().numpy(), rtol=1e-9, atol=1e-12
         )
 
 
@@ -85,7 +85,7 @@ def test_cross_entropy_primitive_matches_torch(device: str, smoothing: float, n:
     rows, probs = be.cross_entropy(be.asarray(logits), be.asarray(target), -100, smoothing)
     d = be.cross_entropy_backward(be.asarray(g), probs, be.asarray(target), -100, smoothing)
     np.testing.assert_allclose(be.to_numpy(rows), tloss.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(be.to_numpy(d), tl.grad.cpu().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(be.to_numpy(d), tl.grad.detach().cpu().numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_sq_norm_and_moments(device: str) -> None:

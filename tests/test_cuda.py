@@ -233,7 +233,7 @@ def test_training_step_under_sync_debug_mode() -> None:
         params = _mlp_and_cnn_step("cuda")
     finally:
         gpubp.set_sync_debug_mode("default")
-    assert all(np.isfinite(p.cpu().numpy()).all() for p in params)
+    assert all(np.isfinite(p.detach().cpu().numpy()).all() for p in params)
 
 
 @pytest.mark.skipif(EMULATED, reason="needs a real GPU: a busy kernel for the host to wait on")

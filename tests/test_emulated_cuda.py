@@ -126,7 +126,7 @@ def test_float16_gradient_norm_does_not_overflow() -> None:
     (w * 20.0).sum().backward()  # every gradient 20: norm 632, sum of squares 400000 > float16's 65504
     total = nn.utils.clip_grad_norm_([w], 1.0)
     assert total.dtype == gpubp.float32 and abs(total.item() - 20.0 * 1000**0.5) < 0.1
-    np.testing.assert_allclose(w.grad.cpu().numpy().astype(np.float64), 1.0 / 1000**0.5, rtol=1e-2)
+    np.testing.assert_allclose(w.grad.detach().cpu().numpy().astype(np.float64), 1.0 / 1000**0.5, rtol=1e-2)
 
 
 # ---- defect 3: cuda:1 -----------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def _mlp_step(device: str, steps: int = 2) -> tuple[list[float], list[np.ndarray
         nn.utils.clip_grad_norm_(model.parameters(), 0.5)
         opt.step()
         losses.append(loss.item())
-    return losses, [p.cpu().numpy() for p in model.parameters()]
+    return losses, [p.detach().cpu().numpy() for p in model.parameters()]
 
 
 def test_a_training_step_on_the_second_device_stays_there(two_devices: None) -> None:
@@ -175,7 +175,7 @@ def test_pad_and_mask_backward_do_not_synchronize(sync_errors: None) -> None:
     gpubp.cuda.set_sync_debug_mode("default")
     x_cpu = gpubp.tensor(x.detach().cpu().numpy(), device="cpu", requires_grad=True)
     (gpubp.pad(x_cpu, (2, 1), mode="reflect").sum() + x_cpu[x_cpu.detach() > 0].sum() * 2).backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), x_cpu.grad.cpu().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), x_cpu.grad.detach().cpu().numpy(), rtol=1e-6)
 
 
 # ---- defect 7, 9, 10: gradients, launches and step counters of training steps -------------------------------------

@@ -36,7 +36,8 @@ pytestmark = [
 
 def _check(out: Path, **env: str) -> tuple[subprocess.CompletedProcess, dict]:
     """Run the whole script into ``out`` on the emulated device; (the process, summary.json)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GPUBP_", "CUPY_"))}
+    # PYTEST_*: an xdist worker's variables would make the script's own pytest-benchmark run write no JSON
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GPUBP_", "CUPY_", "PYTEST_"))}
     environ.update(GPUBP_EMULATE_CUDA="1", **env)
     run = subprocess.run(
         ["bash", str(SCRIPT), str(out)], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=420

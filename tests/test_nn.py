@@ -34,16 +34,18 @@ def _compare(device: str, ours: nn.Module, theirs, x_np: np.ndarray, key: str, i
     t_out, g_out = theirs(tx), ours(gx)
     t_out = t_out[0] if isinstance(t_out, tuple) else t_out
     g_out = g_out[0] if isinstance(g_out, tuple) else g_out
-    np.testing.assert_allclose(g_out.cpu().numpy(), t_out.detach().cpu().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(g_out.detach().cpu().numpy(), t_out.detach().cpu().numpy(), rtol=1e-9, atol=1e-10)
     cot = rng_for(key, "cot").standard_normal(tuple(t_out.shape))
     t_out.backward(torch.tensor(cot))
     g_out.backward(gpubp.tensor(cot, device=device))
     if not int_input:
-        np.testing.assert_allclose(gx.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(
+            gx.grad.detach().cpu().numpy(), tx.grad.detach().cpu().numpy(), rtol=1e-8, atol=1e-10
+        )
     tgrads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(
-            p.grad.cpu().numpy(), tgrads[name].grad.cpu().numpy(), rtol=1e-8, atol=1e-10, err_msg=name
+            p.grad.detach().cpu().numpy(), tgrads[name].grad.detach().cpu().numpy(), rtol=1e-8, atol=1e-10, err_msg=name
         )
 
 
@@ -128,17 +130,23 @@ def test_batchnorm_train_eval_and_running_stats(device: str) -> None:
     for _ in range(3):
         x = rng.standard_normal((4, 3, 5, 5)) * 2 + 1
         np.testing.assert_allclose(
-            ours(gpubp.tensor(x, device=device)).cpu().numpy(),
+            ours(gpubp.tensor(x, device=device)).detach().cpu().numpy(),
             theirs(torch.tensor(x)).detach().cpu().numpy(),
             atol=1e-10,
         )
-    np.testing.assert_allclose(ours.running_mean.cpu().numpy(), theirs.running_mean.cpu().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(ours.running_var.cpu().numpy(), theirs.running_var.cpu().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.running_mean.detach().cpu().numpy(), theirs.running_mean.detach().cpu().numpy(), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        ours.running_var.detach().cpu().numpy(), theirs.running_var.detach().cpu().numpy(), rtol=1e-10
+    )
     ours.eval()
     theirs.eval()
     x = rng.standard_normal((2, 3, 5, 5))
     np.testing.assert_allclose(
-        ours(gpubp.tensor(x, device=device)).cpu().numpy(), theirs(torch.tensor(x)).detach().cpu().numpy(), atol=1e-10
+        ours(gpubp.tensor(x, device=device)).detach().cpu().numpy(),
+        theirs(torch.tensor(x)).detach().cpu().numpy(),
+        atol=1e-10,
     )
 
 
@@ -147,11 +155,11 @@ def test_dropout_train_and_eval(device: str) -> None:
     layer = nn.Dropout(0.25)
     x = gpubp.ones(200, 200, device=device, requires_grad=True)
     y = layer(x)
-    kept = y.cpu().numpy() != 0
+    kept = y.detach().cpu().numpy() != 0
     assert 0.72 < kept.mean() < 0.78
-    np.testing.assert_allclose(y.cpu().numpy()[kept], 1 / 0.75)
+    np.testing.assert_allclose(y.detach().cpu().numpy()[kept], 1 / 0.75)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), kept / 0.75)
+    np.testing.assert_allclose(x.grad.detach().cpu().numpy(), kept / 0.75)
     layer.eval()
     assert layer(x) is x
 
@@ -164,11 +172,11 @@ def _loss_case(device: str, ours, theirs, x_np: np.ndarray, t_np: np.ndarray, fl
     gx = gpubp.tensor(x_np, device=device, requires_grad=True)
     tt, gt = torch.tensor(t_np), gpubp.tensor(t_np, device=device)
     tl, gl = theirs(tx, tt), ours(gx, gt)
-    np.testing.assert_allclose(gl.cpu().numpy(), tl.detach().cpu().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gl.detach().cpu().numpy(), tl.detach().cpu().numpy(), rtol=1e-9, atol=1e-12)
     cot = rng_for("loss-cot", x_np.shape).standard_normal(tuple(tl.shape))
     tl.backward(torch.tensor(cot))
     gl.backward(gpubp.tensor(cot, device=device))
-    np.testing.assert_allclose(gx.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(gx.grad.detach().cpu().numpy(), tx.grad.detach().cpu().numpy(), rtol=1e-8, atol=1e-12)
 
 
 @needs_torch
@@ -292,14 +300,14 @@ def test_module_registration_and_state_dict(device: str) -> None:
     x = gpubp.randn(5, 4, device=device)
     m.eval()
     other.eval()
-    np.testing.assert_allclose(m(x).cpu().numpy(), other(x).cpu().numpy())
+    np.testing.assert_allclose(m(x).detach().cpu().numpy(), other(x).detach().cpu().numpy())
     assert not m.training and not m.bn.training
     assert "Linear(in_features=4, out_features=4, bias=True)" in repr(m)
 
 
 def test_load_state_dict_errors_change_nothing(device: str) -> None:
     m = Block().to(device)
-    before = {k: v.cpu().numpy().copy() for k, v in m.state_dict().items()}
+    before = {k: v.detach().cpu().numpy().copy() for k, v in m.state_dict().items()}
     good = {k: v.clone() + 1 for k, v in m.state_dict().items()}
     missing = dict(good)
     missing.pop("fc.weight")
@@ -314,7 +322,7 @@ def test_load_state_dict_errors_change_nothing(device: str) -> None:
     with pytest.raises(TypeError, match="'fc.bias' has dtype float64"):
         m.load_state_dict(bad_dtype)
     for k, v in m.state_dict().items():
-        np.testing.assert_array_equal(v.cpu().numpy(), before[k])
+        np.testing.assert_array_equal(v.detach().cpu().numpy(), before[k])
     missing_ok, unexpected = m.load_state_dict(missing, strict=False)
     assert missing_ok == ["fc.weight"] and unexpected == []
 
@@ -349,22 +357,24 @@ def test_init_functions(device: str) -> None:
     gpubp.manual_seed(0)
     w = gpubp.empty(300, 200, device=device)
     nn.init.xavier_uniform_(w)
-    assert abs(w.cpu().numpy().std() - np.sqrt(2 / 500)) < 0.01 and w.cpu().numpy().max() <= np.sqrt(6 / 500)
+    assert abs(w.detach().cpu().numpy().std() - np.sqrt(2 / 500)) < 0.01 and w.detach().cpu().numpy().max() <= np.sqrt(
+        6 / 500
+    )
     nn.init.kaiming_normal_(w, nonlinearity="relu")
-    assert abs(w.cpu().numpy().std() - np.sqrt(2 / 200)) < 0.01
+    assert abs(w.detach().cpu().numpy().std() - np.sqrt(2 / 200)) < 0.01
     nn.init.kaiming_uniform_(w, nonlinearity="relu")
-    assert w.cpu().numpy().max() <= np.sqrt(6 / 200) + 1e-6
+    assert w.detach().cpu().numpy().max() <= np.sqrt(6 / 200) + 1e-6
     nn.init.xavier_normal_(w)
-    assert abs(w.cpu().numpy().std() - np.sqrt(2 / 500)) < 0.01
+    assert abs(w.detach().cpu().numpy().std() - np.sqrt(2 / 500)) < 0.01
     q = gpubp.empty(6, 4, dtype=gpubp.float64, device=device)
     nn.init.orthogonal_(q)
-    np.testing.assert_allclose(q.cpu().numpy().T @ q.cpu().numpy(), np.eye(4), atol=1e-10)
+    np.testing.assert_allclose(q.detach().cpu().numpy().T @ q.detach().cpu().numpy(), np.eye(4), atol=1e-10)
     nn.init.zeros_(q)
-    assert not q.cpu().numpy().any()
+    assert not q.detach().cpu().numpy().any()
     nn.init.ones_(q)
-    assert (q.cpu().numpy() == 1).all()
+    assert (q.detach().cpu().numpy() == 1).all()
     nn.init.constant_(q, 0.5)
-    assert (q.cpu().numpy() == 0.5).all()
+    assert (q.detach().cpu().numpy() == 0.5).all()
 
 
 @needs_torch
@@ -382,7 +392,7 @@ def test_clip_grad_norm_and_value_match_torch(device: str) -> None:
         n_theirs = torch.nn.utils.clip_grad_norm_(theirs, 1.5, norm_type)
         assert n_ours.item() == pytest.approx(n_theirs.item(), rel=1e-10)
         for o, t in zip(ours, theirs):
-            np.testing.assert_allclose(o.grad.cpu().numpy(), t.grad.cpu().numpy(), rtol=1e-10)
+            np.testing.assert_allclose(o.grad.detach().cpu().numpy(), t.grad.detach().cpu().numpy(), rtol=1e-10)
     p = gpubp.zeros(4, device=device, requires_grad=True)
     p.grad = gpubp.tensor([-3.0, 0.5, 2.0, -0.1], device=device)
     nn.utils.clip_grad_value_([p], 1.0)
@@ -399,7 +409,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(device: str) -> No
         torch.nn.functional.max_pool2d(tx, k, s, p).sum().backward()
         gx = gpubp.tensor(x, device=device, requires_grad=True)
         F.max_pool2d(gx, k, s, p).sum().backward()
-        np.testing.assert_array_equal(gx.grad.cpu().numpy(), tx.grad.cpu().numpy())
+        np.testing.assert_array_equal(gx.grad.detach().cpu().numpy(), tx.grad.detach().cpu().numpy())
 
 
 def test_assigning_a_buffer_keeps_it_in_the_state_dict(device: str) -> None:

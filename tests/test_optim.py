@@ -53,21 +53,21 @@ def test_optimizer_matches_torch_step_for_step(device: str, name: str, kw: dict,
         opt.step()
         topt.step()
         for o, t in zip(ours, theirs):
-            np.testing.assert_allclose(o.cpu().numpy(), t.detach().cpu().numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(o.detach().cpu().numpy(), t.detach().cpu().numpy(), rtol=tol, atol=tol)
     # the optimizer state after several steps agrees too
     names = {"momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "sum"}
     for o, t in zip(ours, theirs):
         for k, v in topt.state[t].items():
             if k in names and v is not None:
                 np.testing.assert_allclose(
-                    opt.state[o][k].cpu().numpy(), v.cpu().numpy(), rtol=tol * 10, atol=tol, err_msg=k
+                    opt.state[o][k].detach().cpu().numpy(), v.detach().cpu().numpy(), rtol=tol * 10, atol=tol, err_msg=k
                 )
 
 
 def test_state_dict_roundtrip_continues_identically(device: str) -> None:
     rng = rng_for("sd-grads")
     a = [gpubp.tensor(rng.standard_normal(s), device=device, requires_grad=True) for s in [(4, 3), (3,)]]
-    b = [gpubp.tensor(p.cpu().numpy().copy(), device=device, requires_grad=True) for p in a]
+    b = [gpubp.tensor(p.detach().cpu().numpy().copy(), device=device, requires_grad=True) for p in a]
     opt_a = optim.Adam(a, lr=0.01)
     for _ in range(3):
         for p in a:
@@ -84,7 +84,7 @@ def test_state_dict_roundtrip_continues_identically(device: str) -> None:
     opt_a.step()
     opt_b.step()
     for pa, pb in zip(a, b):
-        np.testing.assert_allclose(pa.cpu().numpy(), pb.cpu().numpy(), rtol=1e-14)
+        np.testing.assert_allclose(pa.detach().cpu().numpy(), pb.detach().cpu().numpy(), rtol=1e-14)
 
 
 def test_optimizer_validation_and_errors(device: str) -> None:

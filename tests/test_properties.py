@@ -37,7 +37,7 @@ def test_binary_ops_broadcast_like_numpy(data: st.DataObject, op: str) -> None:
     b = gpubp.tensor(b_np, requires_grad=True)
     out = getattr(gpubp, op)(a, b)
     ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "maximum": np.maximum}[op]
-    np.testing.assert_allclose(out.cpu().numpy(), ref(a_np, b_np), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref(a_np, b_np), rtol=1e-12)
     out.sum().backward()
     assert a.grad.shape == sa and b.grad.shape == sb
     if op == "mul":
@@ -46,7 +46,7 @@ def test_binary_ops_broadcast_like_numpy(data: st.DataObject, op: str) -> None:
         lead = expect.ndim - len(sa)
         expect = expect.sum(axis=tuple(range(lead))) if lead else expect
         expect = expect.sum(axis=tuple(i for i, n in enumerate(sa) if n == 1), keepdims=True) if sa else expect
-        np.testing.assert_allclose(a.grad.cpu().numpy(), np.reshape(expect, sa), rtol=1e-10)
+        np.testing.assert_allclose(a.grad.detach().cpu().numpy(), np.reshape(expect, sa), rtol=1e-10)
 
 
 @settings(max_examples=25, deadline=None)
@@ -86,8 +86,8 @@ def test_reductions_match_numpy(data: st.DataObject, op: str, keepdim: bool) -> 
         "var": lambda: x_np.var(axis=axis, keepdims=keepdim),
     }[op]()
     assert out.shape == np.shape(ref)
-    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref, rtol=1e-10, atol=1e-12)
     out.sum().backward()
     assert x.grad.shape == shape
     if op == "sum":
-        np.testing.assert_array_equal(x.grad.cpu().numpy(), np.ones(shape))
+        np.testing.assert_array_equal(x.grad.detach().cpu().numpy(), np.ones(shape))

@@ -27,32 +27,32 @@ def test_tensor_copies_its_data(device: str) -> None:
 
 def test_factories(device: str) -> None:
     assert gpubp.zeros(2, 3, device=device).shape == (2, 3)
-    assert gpubp.ones((4,), device=device).cpu().numpy().sum() == 4
+    assert gpubp.ones((4,), device=device).detach().cpu().numpy().sum() == 4
     assert gpubp.full((2, 2), 7, device=device).dtype == gpubp.int64
     assert gpubp.full((2,), 0.5, device=device).tolist() == [0.5, 0.5]
     assert gpubp.empty(3, device=device).shape == (3,)
     assert gpubp.arange(5, device=device).tolist() == [0, 1, 2, 3, 4]
     assert gpubp.arange(0, 1, 0.25, device=device).dtype == gpubp.float32
-    np.testing.assert_allclose(gpubp.linspace(0, 1, 5, device=device).cpu().numpy(), np.linspace(0, 1, 5))
-    np.testing.assert_array_equal(gpubp.eye(3, device=device).cpu().numpy(), np.eye(3))
+    np.testing.assert_allclose(gpubp.linspace(0, 1, 5, device=device).detach().cpu().numpy(), np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(gpubp.eye(3, device=device).detach().cpu().numpy(), np.eye(3))
     x = gpubp.randn(2, 3, dtype=gpubp.float64, device=device)
     assert gpubp.zeros_like(x).dtype == gpubp.float64 and gpubp.ones_like(x).shape == (2, 3)
     assert gpubp.randn_like(x).shape == (2, 3) and gpubp.rand_like(x).dtype == gpubp.float64
-    assert gpubp.full_like(x, 2.0).cpu().numpy().max() == 2.0
-    r = gpubp.rand(1000, device=device).cpu().numpy()
+    assert gpubp.full_like(x, 2.0).detach().cpu().numpy().max() == 2.0
+    r = gpubp.rand(1000, device=device).detach().cpu().numpy()
     assert r.min() >= 0 and r.max() < 1 and 0.4 < r.mean() < 0.6
-    i = gpubp.randint(3, 7, (1000,), device=device).cpu().numpy()
+    i = gpubp.randint(3, 7, (1000,), device=device).detach().cpu().numpy()
     assert i.min() >= 3 and i.max() <= 6 and i.dtype == np.int64
     assert gpubp.ones(2, requires_grad=True, device=device).requires_grad
 
 
 def test_manual_seed_reproduces(device: str) -> None:
     gpubp.manual_seed(123)
-    a = gpubp.randn(5, device=device).cpu().numpy()
+    a = gpubp.randn(5, device=device).detach().cpu().numpy()
     gpubp.manual_seed(123)
-    b = gpubp.randn(5, device=device).cpu().numpy()
+    b = gpubp.randn(5, device=device).detach().cpu().numpy()
     np.testing.assert_array_equal(a, b)
-    assert np.std(gpubp.randn(10000, device=device).cpu().numpy()) == pytest.approx(1.0, abs=0.05)
+    assert np.std(gpubp.randn(10000, device=device).detach().cpu().numpy()) == pytest.approx(1.0, abs=0.05)
 
 
 def test_attributes(device: str) -> None:
@@ -66,7 +66,7 @@ def test_attributes(device: str) -> None:
 
 def test_conversions(device: str) -> None:
     x = gpubp.tensor([[1.5, -2.0]], device=device)
-    assert x.cpu().numpy().dtype == np.float32
+    assert x.detach().cpu().numpy().dtype == np.float32
     assert x.tolist() == [[1.5, -2.0]]
     assert x[0, 0].item() == 1.5 and float(x[0, 0]) == 1.5 and int(x[0, 1]) == -2
     assert bool(x[0, 0] > 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from typing import Any
 
 from .base import Backend
@@ -22,6 +23,16 @@ __all__ = [
     "cuda_available",
     "device_count",
 ]
+
+# PyTorch computes log(0) = -inf, x / 0 = inf and overflows silently, as IEEE 754 says; NumPy warns. Silence NumPy's
+# floating-point warnings only where gpubp's own code raised them (the module pattern), so a user's NumPy code warns
+# as before. Non-finite values are caught where they matter: `fit` stops at the first non-finite loss.
+warnings.filterwarnings(
+    "ignore",
+    message=r"(overflow|divide by zero|invalid value|underflow) encountered",
+    category=RuntimeWarning,
+    module=r"gpubp(\.|$)",
+)
 
 CUDA_INSTALL_HINT = "install the CUDA extra matching your driver: pip install 'gpubp[cuda12]' or 'gpubp[cuda13]'"
 

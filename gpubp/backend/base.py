@@ -177,18 +177,21 @@ class Backend(ABC):
     def cross_entropy(
         self, logits: Any, target: Any, ignore_index: int = -100, label_smoothing: float = 0.0
     ) -> tuple[Any, Any]:
-        """Per-row loss (0 on ignored rows) and what backward needs (here: the softmax
-        probabilities; a backend may save something else, the op passes it through).
+        """Per-row loss (0 on ignored rows, NaN where the target is outside [0, C): the op raises for that on
+        the CPU first) and what backward needs (here: the softmax probabilities; a backend may save something
+        else, the op passes it through).
 
         loss_i = (1 - eps) * -log p[i, t_i] + eps * mean_c(-log p[i, c])
         """
         xp = self.xp
         logp = self.log_softmax(logits, 1)
         valid = target != ignore_index
-        safe_t = xp.where(valid, target, 0)
+        inside = (target >= 0) & (target < logits.shape[1])
+        safe_t = xp.where(valid & inside, target, 0)  # never an out-of-range (or wrapped negative) class
         nll = -xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
         if label_smoothing:
             nll = (1.0 - label_smoothing) * nll - label_smoothing * logp.mean(axis=1)
+        nll = xp.where(inside, nll, math.nan)
         return xp.where(valid, nll, 0), xp.exp(logp)
 
     def cross_entropy_reduce(self, rows: Any, target: Any, ignore_index: int, mean: bool) -> tuple[Any, Any]:
@@ -209,19 +212,21 @@ class Backend(ABC):
         label_smoothing: float = 0.0,
         divisor: Any = None,
     ) -> Any:
-        """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row / divisor; ignored rows get 0."""
+        """d logits = (probs - (1 - eps) * onehot(t) - eps / C) * g_row / divisor; ignored rows get 0, rows whose
+        target is outside [0, C) (and not ignored) NaN."""
         xp = self.xp
         probs = saved
         valid = target != ignore_index
+        inside = (target >= 0) & (target < probs.shape[1])
         if divisor is not None:
             g_rows = g_rows / divisor
         gr = xp.where(valid, g_rows, 0).astype(probs.dtype, copy=False)
         d = probs * gr[:, None]
         rows = xp.arange(probs.shape[0])
-        d[rows, xp.where(valid, target, 0)] -= (1.0 - label_smoothing) * gr
+        d[rows, xp.where(valid & inside, target, 0)] -= xp.where(inside, (1.0 - label_smoothing) * gr, 0)
         if label_smoothing:
             d -= (label_smoothing / probs.shape[1]) * gr[:, None]
-        return d
+        return xp.where((valid & ~inside)[:, None], math.nan, d)
 
     # ---- reductions --------------------------------------------------------------------------
     @staticmethod

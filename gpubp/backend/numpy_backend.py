@@ -7,7 +7,6 @@ import ctypes.util
 import math
 import os
 import sys
-import warnings
 from typing import Any
 
 import numpy as np
@@ -21,16 +20,6 @@ except ImportError:  # pragma: no cover - exercised only where SciPy is absent
     _erf = np.vectorize(math.erf, otypes=[np.float64])
     _expit = None
 
-
-# PyTorch computes log(0) = -inf, x / 0 = inf and overflows silently, as IEEE 754 says; NumPy warns. Silence NumPy's
-# floating-point warnings only where gpubp's own code raised them (the module pattern), so a user's NumPy code warns
-# as before. Non-finite values are caught where they matter: `fit` stops at the first non-finite loss.
-warnings.filterwarnings(
-    "ignore",
-    message=r"(overflow|divide by zero|invalid value|underflow) encountered",
-    category=RuntimeWarning,
-    module=r"gpubp(\.|$)",
-)
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 

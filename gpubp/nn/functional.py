@@ -6,7 +6,10 @@ the rest are compositions of ops, so their gradients come from the tape.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
@@ -29,7 +32,16 @@ from ..ops import (
     softplus,
     tanh,
 )
-from ..ops.loss import REDUCTIONS, check_pair
+from ..ops.loss import (
+    TargetError,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    check_class_target,
+    check_label_smoothing,
+    check_pair,
+    check_reduction,
+    host_values,
+)
 from ..tensor import Tensor
 
 __all__ = [
@@ -123,6 +135,25 @@ def _channel_view(t: Tensor, ndim: int) -> Tensor:
     return t.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _check_batch_norm_args(x: Tensor, stats: dict[str, Tensor | None]) -> None:
+    """Each given statistic or affine parameter: a tensor of C elements with the input's dtype, or float32 for a
+    float16 input (PyTorch's mixed case; gpubp also lets a float16 model keep float32 running statistics).
+    Another mix is a RuntimeError, as PyTorch."""
+    c = x.shape[1]
+    params = {name: t for name, t in stats.items() if t is not None}
+    for name, t in params.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(t).__name__}")
+        if t.numel() != c:
+            raise RuntimeError(f"batch_norm: {name} should contain {c} elements (one per channel), not {t.numel()}")
+    allowed = {x.dtype, np.dtype(np.float32)} if x.dtype == np.float16 else {x.dtype}
+    wrong = {name: t.dtype for name, t in params.items() if t.dtype not in allowed}
+    if wrong:
+        got = ", ".join(f"{name} {dt}" for name, dt in wrong.items())
+        want = " or ".join(sorted(str(d) for d in allowed))
+        raise RuntimeError(f"batch_norm: mixed dtype: input is {x.dtype} but {got}; expected {want}")
+
+
 def batch_norm(
     x: Tensor,
     running_mean: Tensor | None,
@@ -135,8 +166,12 @@ def batch_norm(
 ) -> Tensor:
     """Normalize each channel (dim 1) by batch statistics (training) or running ones (eval);
     in training the running statistics move by ``momentum`` (running var uses the unbiased var)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"batch_norm: input must be a Tensor, got {type(x).__name__}")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C, ...), got shape {x.shape}")
+    stats = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
+    _check_batch_norm_args(x, stats)
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
         n = x.numel() // x.shape[1]
@@ -157,7 +192,7 @@ def batch_norm(
         y = y * _channel_view(weight, x.ndim)
     if bias is not None:
         y = y + _channel_view(bias, x.ndim)
-    return y
+    return y if y.dtype == x.dtype else y.astype(x.dtype)  # float32 statistics of a float16 input: float16 out
 
 
 def layer_norm(
@@ -177,22 +212,51 @@ def layer_norm(
     return y
 
 
-def embedding(idx: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Rows of ``weight`` picked by integer ``idx``; the padding_idx row gets no gradient."""
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, D) picked by integer ``input``; the padding_idx row (negative counts from
+    the end, as PyTorch) gets no gradient. An index outside [0, num_embeddings) raises IndexError on the CPU; on a
+    GPU (not read back) its row comes out NaN, never wrapped or read out of bounds."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(
+            f"embedding: input and weight must be Tensors, got {type(input).__name__} and {type(weight).__name__}"
+        )
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    n = weight.shape[0]
     if padding_idx is not None:
-        keep = ops.ne(_arange(weight.shape[0], weight), padding_idx).unsqueeze(1).astype(weight.dtype)
-        weight = weight * keep + weight.detach() * (1 - keep)  # same values; no gradient into that row
-    return weight[idx]
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx must be within num_embeddings, in [{-n}, {n}), got {padding_idx}")
+        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    be, xp = input._be, input._be.xp
+    idx = host_values(input)
+    if idx is not None:
+        bad = (idx < 0) | (idx >= n)
+        if bad.any():
+            raise IndexError(
+                f"embedding: index {int(idx[bad][0])} is out of range in self: indices must be in [0, {n}) "
+                f"(num_embeddings)"
+            )
+        rows = weight[input]
+    else:
+        # On a GPU the indices are not read back: clamp them to a safe row and make those rows NaN (noticed in the
+        # loss), rather than wrap a negative index or read past the table.
+        with be.enter():
+            inside = (input.data >= 0) & (input.data < n)
+            safe = Tensor._wrap(xp.where(inside, input.data, 0), be)
+        rows = ops.where(Tensor._wrap(inside[..., None], be), weight[safe], math.nan)
+    if padding_idx is not None:
+        # detach only the looked-up padding rows: no gradient reaches weight[padding_idx] (O(len(input) D), not O(n D))
+        pad_rows = (input == padding_idx).unsqueeze(-1)
+        rows = ops.where(pad_rows, rows.detach(), rows)
+    return rows
 
 
 # ---- losses ----------------------------------------------------------------------------------
 
 
-def _reduce(loss: Tensor, reduction: str, op: str, denom: Any = None) -> Tensor:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+def _reduce(loss: Tensor, reduction: str, denom: Any = None) -> Tensor:
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -203,55 +267,32 @@ def _reduce(loss: Tensor, reduction: str, op: str, denom: Any = None) -> Tensor:
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
     check_pair("l1_loss", input, target)
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+    check_reduction("l1_loss", reduction)
+    return _reduce((input - target).abs(), reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target."""
     check_pair("huber_loss", input, target)
+    check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
     d = input - target
     a = d.abs()
-    return _reduce(ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction, "huber_loss")
+    return _reduce(ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
     check_pair("smooth_l1_loss", input, target)
+    check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     d = input - target
     a = d.abs()
     if beta == 0:
-        return _reduce(a, reduction, "smooth_l1_loss")
-    return _reduce(ops.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction, "smooth_l1_loss")
-
-
-def binary_cross_entropy(
-    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
-) -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch."""
-    check_pair("binary_cross_entropy", input, target)
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction, "binary_cross_entropy")
-
-
-def binary_cross_entropy_with_logits(
-    input: Tensor,
-    target: Tensor,
-    weight: Tensor | None = None,
-    reduction: str = "mean",
-    pos_weight: Tensor | None = None,
-) -> Tensor:
-    """BCE on logits, computed stably: (1 - y) x + (1 + (pw - 1) y) (log(1 + e^-|x|) + max(-x, 0))."""
-    check_pair("binary_cross_entropy_with_logits", input, target)
-    stable = (-input.abs()).exp().log1p() + (-input).relu()
-    if pos_weight is not None:
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * stable
-    else:
-        loss = (1 - target) * input + stable
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+        return _reduce(a, reduction)
+    return _reduce(ops.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -261,29 +302,58 @@ def _classes_last(x: Tensor) -> Tensor:
     return x.permute(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
 
 
-def nll_loss(
-    input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
-) -> Tensor:
-    """-input[i, t_i] (times weight[t_i]); ``mean`` divides by the total weight of non-ignored targets."""
+def _class_targets(t: Tensor, classes: int, ignore_index: int, dtype: Any) -> tuple[Tensor, Tensor]:
+    """(safe, scale) for flat class targets: ``safe`` indexes a class (0 on ignored and out-of-range rows, so no
+    read is ever out of bounds), ``scale`` is 1 on counted rows, 0 on ignored ones and NaN out of range (reached on
+    a GPU only: the CPU raised), so such a row's loss and gradient are NaN without reading the targets back."""
+    be, xp = t._be, t._be.xp
+    with be.enter():
+        d = t.data
+        valid = d != ignore_index
+        inside = (d >= 0) & (d < classes)
+        safe = xp.where(valid & inside, d, 0)
+        scale = xp.where(inside | ~valid, valid.astype(dtype), xp.full((), math.nan, dtype=dtype))
+    return Tensor._wrap(safe, be), Tensor._wrap(scale, be)
+
+
+def _check_class_args(op: str, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> None:
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        got = f"{type(input).__name__} and {type(target).__name__}"
+        raise TypeError(f"{op}: input and target must be Tensors, got {got}")
+    check_reduction(op, reduction)
     if input.ndim < 2:
-        raise ValueError(f"nll_loss: input must be (N, C) or (N, C, ...), got shape {input.shape}")
-    if target.dtype.kind not in "iu" or target.shape != (input.shape[0],) + input.shape[2:]:
-        raise ValueError(
-            f"nll_loss: target must be integer class indices of shape {(input.shape[0],) + input.shape[2:]}, "
-            f"got shape {target.shape} and dtype {target.dtype}"
-        )
-    logp = _classes_last(input)
-    t = target.reshape(-1)
-    valid = t != ignore_index
-    safe = ops.where(valid, t, 0)
-    picked = logp[_arange(t.shape[0], t), safe]
-    w = valid.astype(input.dtype)
+        raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, ...), got shape {input.shape}")
+    c = input.shape[1]
+    if weight is not None and not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: weight must be a Tensor or None, got {type(weight).__name__}")
+    if weight is not None and weight.shape != (c,):
+        raise RuntimeError(f"{op}: weight must have one entry per class, shape ({c},), got {weight.shape}")
+
+
+def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> Tensor:
+    """nll_loss on checked arguments."""
+    flat = _classes_last(logp)
+    safe, w = _class_targets(target.reshape(-1), logp.shape[1], ignore_index, logp.dtype)
+    picked = flat[_arange(safe.shape[0], safe), safe]
     if weight is not None:
         w = w * weight[safe]
     loss = -picked * w
     if reduction == "none":
         return loss.reshape(target.shape)
-    return _reduce(loss, reduction, "nll_loss", w.sum())
+    return _reduce(loss, reduction, w.sum())
+
+
+def nll_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
+    """-input[i, t_i] (times weight[t_i]); ``mean`` divides by the total weight of non-ignored targets.
+    A target outside [0, C) raises IndexError on the CPU; on a GPU (not read back) its loss is NaN."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and input.ndim == 1:  # unbatched (C,): a batch of 1
+        out = nll_loss(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction)
+        return out.reshape(()) if reduction == "none" else out
+    _check_class_args("nll_loss", input, target, weight, reduction)
+    check_class_target("nll_loss", input, target, ignore_index)
+    return _nll(input, target, weight, ignore_index, reduction)
 
 
 def cross_entropy(
@@ -295,41 +365,39 @@ def cross_entropy(
     label_smoothing: float = 0.0,
 ) -> Tensor:
     """Softmax cross-entropy of logits (N, C) or (N, C, d...) against class indices or class
-    probabilities. Integer targets without weights run the backend's fused kernel."""
-    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
-        raise TypeError("cross_entropy: input and target must be Tensors")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.ndim < 2:
-        raise ValueError(f"cross_entropy: input must be (N, C) or (N, C, ...) logits, got shape {input.shape}")
+    probabilities. Integer targets without weights run the backend's fused kernel. A class index outside [0, C)
+    raises IndexError on the CPU; on a GPU (not read back) its loss and gradient are NaN."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and input.ndim == 1:  # unbatched (C,): a batch of 1
+        out = cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing)
+        return out.reshape(()) if reduction == "none" else out
+    _check_class_args("cross_entropy", input, target, weight, reduction)
+    label_smoothing = check_label_smoothing(label_smoothing)
     c = input.shape[1]
-    if weight is not None and weight.shape != (c,):
-        raise ValueError(f"cross_entropy: weight must have shape ({c},), got {weight.shape}")
-    if target.dtype.kind == "f":  # class probabilities
-        if target.shape != input.shape:
-            raise ValueError(
-                f"cross_entropy: probability targets must have the input's shape {input.shape}, got {target.shape}"
-            )
+    if target.dtype.kind == "f" and target.shape == input.shape:  # class probabilities
         logp = log_softmax(input, 1)
         p = target * (1 - label_smoothing) + label_smoothing / c if label_smoothing else target
         wp = p * _channel_view(weight, input.ndim) if weight is not None else p
         loss = -(wp * logp).sum(1)
-        return _reduce(loss, reduction, "cross_entropy", input.shape[0] if input.ndim == 2 else loss.numel())
+        return _reduce(loss, reduction, input.shape[0] if input.ndim == 2 else loss.numel())
+    if target.dtype.kind == "f" and target.ndim == input.ndim:
+        raise TargetError(
+            f"cross_entropy: probability targets must have the input's shape {input.shape}, got {target.shape}"
+        )
+    check_class_target("cross_entropy", input, target, ignore_index, probs=True)
     if weight is None and input.ndim == 2:
         return ops.cross_entropy(input, target, ignore_index, label_smoothing, reduction)
     logp = log_softmax(input, 1)
-    nll = nll_loss(logp, target, weight, ignore_index, "none" if label_smoothing else reduction)
+    nll = _nll(logp, target, weight, ignore_index, "none" if label_smoothing else reduction)
     if not label_smoothing:
         return nll
     # PyTorch's smoothed form: (1 - e) * nll + e / C * sum_c w_c (-logp_c), over non-ignored rows
     flat = _classes_last(logp)
-    t = target.reshape(-1)
-    valid = (t != ignore_index).astype(input.dtype)
+    safe, _ = _class_targets(target.reshape(-1), c, ignore_index, input.dtype)
+    valid = (target.reshape(-1) != ignore_index).astype(input.dtype)
     wsum = flat * weight if weight is not None else flat
     smooth = -(wsum.sum(1)) * valid / c
     loss = (1 - label_smoothing) * nll.reshape(-1) + label_smoothing * smooth
     if reduction == "none":
         return loss.reshape(target.shape)
-    safe = ops.where(t != ignore_index, t, 0)
     denom = (valid * weight[safe]).sum() if weight is not None else valid.sum()
-    return _reduce(loss, reduction, "cross_entropy", denom)
+    return _reduce(loss, reduction, denom)

@@ -4,6 +4,7 @@ Parameters start as PyTorch's do (kaiming-uniform weights, U(+-1/sqrt(fan_in)) b
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from .. import creation
@@ -19,8 +20,27 @@ def _param(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
     return Parameter(creation.empty(*shape, device=device or default_device(), dtype=dtype))
 
 
+def _int_arg(layer: str, name: str, value: Any, minimum: int) -> int:
+    """A constructor's int argument, at least ``minimum``: TypeError for a non-int, ValueError below it."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{layer}: {name} must be {'positive' if minimum == 1 else f'>= {minimum}'}, got {value}")
+    return int(value)
+
+
+def _tuple_arg(layer: str, name: str, value: Any, dims: int, minimum: int) -> tuple[int, ...]:
+    """An int or a ``dims``-tuple of ints (kernel_size, stride, ...), each at least ``minimum``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,) * dims
+    if not isinstance(value, (tuple, list)) or len(value) != dims:
+        raise ValueError(f"{layer}: {name} must be an int or a tuple of {dims} ints, got {value!r}")
+    return tuple(_int_arg(layer, name, v, minimum) for v in value)
+
+
 def _reset_fan_in(weight: Parameter, bias: Parameter | None) -> None:
-    init.kaiming_uniform_(weight, a=math.sqrt(5))  # = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    if weight.numel():  # a layer with 0 features or channels has nothing to draw (and a fan of 0)
+        init.kaiming_uniform_(weight, a=math.sqrt(5))  # = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     if bias is not None:
         fan_in = math.prod(weight.shape[1:])
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
@@ -41,7 +61,8 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
     ) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = _int_arg("Linear", "in_features", in_features, 0)
+        self.out_features = _int_arg("Linear", "out_features", out_features, 0)
         self.weight = _param(out_features, in_features, device=device, dtype=dtype)
         self.register_parameter("bias", _param(out_features, device=device, dtype=dtype) if bias else None)
         _reset_fan_in(self.weight, self.bias)
@@ -72,15 +93,25 @@ class _ConvNd(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        dims = self._dims
+        dims, layer = self._dims, type(self).__name__
+        in_channels = _int_arg(layer, "in_channels", in_channels, 0)
+        out_channels = _int_arg(layer, "out_channels", out_channels, 0)
+        groups = _int_arg(layer, "groups", groups, 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
             )
-        k = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+        if padding == "valid":
+            padding = 0
+        elif isinstance(padding, str):
+            raise ValueError(f"{layer}: padding={padding!r} is not supported; give 'valid', an int or a tuple of ints")
+        k = _tuple_arg(layer, "kernel_size", kernel_size, dims, 1)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride = _tuple_arg(layer, "stride", stride, dims, 1)
+        self.padding = _tuple_arg(layer, "padding", padding, dims, 0)
+        self.dilation = _tuple_arg(layer, "dilation", dilation, dims, 1)
+        self.groups = groups
         self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
         self.register_parameter("bias", _param(out_channels, device=device, dtype=dtype) if bias else None)
         _reset_fan_in(self.weight, self.bias)
@@ -106,7 +137,7 @@ class Conv1d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0], self.dilation[0], self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -122,6 +153,13 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
         super().__init__()
+        layer = type(self).__name__
+        k = _tuple_arg(layer, "kernel_size", kernel_size, 2, 1)
+        if stride is not None:
+            _tuple_arg(layer, "stride", stride, 2, 1)
+        pads = _tuple_arg(layer, "padding", padding, 2, 0)
+        if any(p > kk // 2 for p, kk in zip(pads, k)):
+            raise ValueError(f"{layer}: padding {padding} must be at most half of kernel_size {kernel_size}")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Tensor) -> Tensor:
@@ -168,8 +206,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: dropout probability p must be between 0 and 1, got {p!r}")
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
@@ -193,6 +231,7 @@ class _BatchNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        num_features = _int_arg(type(self).__name__, "num_features", num_features, 1)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dev = device or default_device()
@@ -277,6 +316,17 @@ class Embedding(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        num_embeddings = _int_arg("Embedding", "num_embeddings", num_embeddings, 1)
+        embedding_dim = _int_arg("Embedding", "embedding_dim", embedding_dim, 0)
+        if padding_idx is not None:
+            if not isinstance(padding_idx, numbers.Integral) or isinstance(padding_idx, bool):
+                raise TypeError(f"Embedding: padding_idx must be an int or None, got {padding_idx!r}")
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be within num_embeddings: in [{-num_embeddings}, "
+                    f"{num_embeddings - 1}], got {padding_idx}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings  # -1 is the last row, as PyTorch stores it
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = _param(num_embeddings, embedding_dim, device=device, dtype=dtype)
         init.normal_(self.weight)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
+from .. import dtypes
 from ..autograd import no_grad
 from ..tensor import Tensor
 
@@ -198,6 +201,8 @@ class Module:
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
         """Copy values in; with ``strict``, missing or unexpected keys are an error. Shapes and
         dtypes must match. Everything is checked before anything is copied."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got {type(state_dict).__name__}")
         own = dict(self.named_parameters())
         own.update(self.named_buffers())
         missing = [k for k in own if k not in state_dict]
@@ -212,7 +217,20 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            v = v if isinstance(v, Tensor) else Tensor(v, device=t.device)
+            expected = f"expected a Tensor (or an array) of shape {t.shape} and dtype {t.dtype}"
+            if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__"):
+                if np.dtype(v.dtype) not in dtypes.SUPPORTED:
+                    raise TypeError(
+                        f"load_state_dict: '{k}' is an array of dtype {v.dtype} in the state dict, {expected}"
+                    )
+                v = Tensor(v, device=t.device)  # arrays are welcome too (a NumPy copy of the weights)
+            elif not isinstance(v, Tensor):
+                kind = (
+                    type(v).__qualname__
+                    if type(v).__module__ == "builtins"
+                    else f"{type(v).__module__}.{type(v).__qualname__}"
+                )
+                raise TypeError(f"load_state_dict: '{k}' is a {kind} in the state dict, {expected}")
             if v.shape != t.shape:
                 raise ValueError(f"load_state_dict: '{k}' has shape {v.shape} in the state dict, expected {t.shape}")
             if v.dtype != t.dtype:

@@ -5,13 +5,14 @@ The input projection of a layer is one matrix product over all time steps at onc
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from .. import ops
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .layers import _param
+from .layers import _int_arg, _param
 from .module import Module
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -34,8 +35,12 @@ class _RNNBase(Module):
     ) -> None:
         super().__init__()
         mode = mode or self._mode
-        if num_layers < 1 or hidden_size < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers and hidden_size must be positive")
+        layer = type(self).__name__
+        for name, value, minimum in (("input_size", input_size, 0), ("hidden_size", hidden_size, 1)):
+            _int_arg(layer, name, value, minimum)
+        _int_arg(layer, "num_layers", num_layers, 1)
+        if not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+            raise ValueError(f"{layer}: dropout must be a number in [0, 1], got {dropout!r}")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
         g = _GATES[mode] * hidden_size
@@ -60,10 +65,16 @@ class _RNNBase(Module):
         )
 
     def _check(self, x: Tensor) -> None:
+        order = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
+        layer = type(self).__name__
         if x.ndim != 3 or x.shape[2] != self.input_size:
-            order = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
+            got = f"input.size(-1) = {x.shape[-1]}" if x.ndim == 3 else f"a {x.ndim}-D input"
             raise ValueError(
-                f"{type(self).__name__}: expected input {order} with input_size={self.input_size}, got {x.shape}"
+                f"{layer}: expected input {order} with input_size={self.input_size}, got shape {x.shape} ({got})"
+            )
+        if x.shape[1 if self.batch_first else 0] == 0:
+            raise RuntimeError(
+                f"{layer}: expected sequence length to be larger than 0, got input of shape {x.shape} {order}"
             )
 
     def _initial(self, h0: Tensor | None, like: Tensor, batch: int) -> Tensor:

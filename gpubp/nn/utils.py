@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+
+
+def _check_real(op: str, name: str, x: object) -> None:
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(x).__name__} {x!r}")
 
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
@@ -20,8 +26,12 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     The 2-norm is one fused reduction over every gradient; the scale is applied on the device.
     Returns the total norm as a 0-d tensor: nothing is read back unless the caller asks (.item()).
     """
-    if max_norm <= 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be positive, got {max_norm}")
+    _check_real("clip_grad_norm_", "max_norm", max_norm)
+    _check_real("clip_grad_norm_", "norm_type", norm_type)
+    if not max_norm > 0:  # written so that NaN fails too
+        raise ValueError(f"clip_grad_norm_: max_norm must be positive, got {max_norm!r}")
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or math.inf, got {norm_type!r}")
     grads = _grads(parameters)
     if not grads:
         return Tensor(0.0)
@@ -43,8 +53,9 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
-    if clip_value < 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+    _check_real("clip_grad_value_", "clip_value", clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value!r}")
     with no_grad():
         for g in _grads(parameters):
             g.clamp_(-clip_value, clip_value)

@@ -54,11 +54,16 @@ def make(
 
     ``vjp(g)`` returns one gradient (or None) per entry of ``inputs``. ``save`` lists the
     input tensors the VJP reads, ``save_out`` says it reads the output: their versions are
-    checked at backward. ``view_of``: the output may alias that tensor's memory, so it
-    shares its version counter.
+    checked at backward. ``view_of``: the output may alias that tensor's memory; when it does, it shares its
+    version counter and records the tensor it is a view of (``_base``), so in-place ops can refuse to write
+    through a view of a leaf that requires grad.
     """
-    vc = view_of._vc if view_of is not None and data.base is not None else None
-    out = Tensor._wrap(data, be, vc)
+    if view_of is not None and _aliases(data, view_of.data, be):
+        out = Tensor._wrap(data, be, view_of._vc)
+        base = getattr(view_of, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
+        out._base = view_of if base is None else base
+    else:
+        out = Tensor._wrap(data, be)
     if not _mode.enabled:
         return out
     for t in inputs:
@@ -75,6 +80,14 @@ def make(
     out._node = Node(name, vjp, entries, saved, be)
     out._requires_grad = True
     return out
+
+
+def _aliases(data: Any, src: Any, be: Any) -> bool:
+    """Whether ``data`` shares memory with ``src``: a bounds check on the arrays' metadata, no device work.
+
+    ``data.base`` alone is not enough: NumPy's reshape of a non-contiguous array and advanced indexing return
+    arrays with a base that is a fresh copy."""
+    return data.base is not None and bool(be.xp.may_share_memory(data, src))
 
 
 def spec(t: Tensor | None) -> tuple | None:
@@ -162,25 +175,38 @@ def float_data(t: Tensor) -> Any:
 
 
 def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
-    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes; a 0-d tensor takes dims -1 and 0."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)) and all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dim
+    ):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be None, an int or a tuple of ints, got {dim!r}")
+    positions = max(ndim, 1)
     out = []
     for d in dims:
         d = int(d)
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        if not -positions <= d < positions:
+            raise IndexError(
+                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions "
+                f"(expected to be in range of [{-positions}, {positions - 1}])"
+            )
         out.append(d % ndim if ndim else 0)
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dim} repeats a dimension")
+        raise RuntimeError(f"{op}: dim {dim} repeats a dimension (each dim may appear once)")
     return tuple(sorted(out)) if ndim else ()
 
 
 def norm_dim(dim: int, ndim: int, op: str) -> int:
     """One dim as a non-negative axis (``ndim`` counts the positions it may take)."""
-    if not isinstance(dim, numbers.Integral):
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
     if not -ndim <= dim < ndim:
-        raise ValueError(f"{op}: dim {dim} is out of range for {ndim} positions ({-ndim} to {ndim - 1})")
+        raise IndexError(
+            f"{op}: Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})"
+        )
     return int(dim) % ndim

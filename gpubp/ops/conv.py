@@ -14,10 +14,10 @@ from ._core import check_same_device, make, spec
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
     if isinstance(v, numbers.Integral):
         return int(v), int(v)
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{op}: {name} must be an int or a pair, got {v}")
-    return v
+    v = tuple(v)
+    if len(v) != 2 or not all(isinstance(a, numbers.Integral) for a in v):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v}")
+    return int(v[0]), int(v[1])
 
 
 def _windows(xp: Any, a: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int) -> tuple[Any, int, int]:
@@ -78,7 +78,10 @@ def conv2d(
     if bias is not None and bias.shape != (o,):
         raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({o},)")
     if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
-        raise ValueError("conv2d: stride and dilation must be >= 1 and padding >= 0")
+        raise ValueError(
+            f"conv2d: stride and dilation must be >= 1 and padding >= 0, "
+            f"got stride={stride}, padding={padding}, dilation={dilation}"
+        )
     xp = x._be.xp
     xpad = _pad(xp, x.data, ph, pw)
     win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, dh, dw)
@@ -117,6 +120,11 @@ def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, op: str) 
     kh, kw = _pair(kernel_size, "kernel_size", op)
     sh, sw = _pair(kernel_size if stride is None else stride, "stride", op)
     ph, pw = _pair(padding, "padding", op)
+    if min(kh, kw) < 1 or min(sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(
+            f"{op}: kernel_size and stride must be positive and padding non-negative, "
+            f"got kernel_size={kernel_size}, stride={stride}, padding={padding}"
+        )
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel {(kh, kw)}")
     return kh, kw, sh, sw, ph, pw

@@ -42,6 +42,8 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     """x[key], PyTorch/NumPy semantics; the gradient scatters back and repeated indices add up."""
     k, gather = _key(x, key)
     xp = x._be.xp
+    if not gather and not any(p is Ellipsis for p in k):
+        k = (*k, Ellipsis)  # basic indexing down to one element: NumPy then returns a 0-d view, not a scalar copy
     try:
         out = x.data[k]
     except IndexError as e:
@@ -56,7 +58,8 @@ def getitem(x: Tensor, key: Any) -> Tensor:
             gx[k] = g
         return (gx,)
 
-    return make("index", xp.asarray(out), x._be, (x,), vjp, view_of=x)
+    # basic indexing gives a view (in PyTorch too); integer arrays and masks give a copy
+    return make("index", xp.asarray(out), x._be, (x,), vjp, view_of=None if gather else x)
 
 
 def index_put(x: Tensor, key: Any, value: Any) -> Tensor:

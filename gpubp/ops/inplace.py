@@ -27,11 +27,21 @@ def _recording(t: Tensor, *args: Any) -> bool:
     return t._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)
 
 
-def _check_leaf(t: Tensor, name: str) -> None:
+def _check_inplace(t: Tensor, name: str) -> None:
+    """Refuse, while autograd records, to change a leaf that requires grad or a view of one, as PyTorch: the
+    write would bypass the graph and silently corrupt the gradient. Under no_grad it is the optimizer's update."""
+    if not _mode.enabled:
+        return
     if t._node is None and t._requires_grad:
         raise RuntimeError(
             f"{name}: a leaf tensor that requires grad cannot be changed in place while autograd records; "
             "update parameters inside gpubp.no_grad(), or use the out-of-place op"
+        )
+    base = getattr(t, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
+    if base is not None and base._node is None and base._requires_grad:
+        raise RuntimeError(
+            f"{name}: a view of a leaf tensor that requires grad (shape {base.shape}) is being used in an in-place "
+            "operation; update it inside gpubp.no_grad(), or use the out-of-place op"
         )
 
 
@@ -72,8 +82,8 @@ def _arith_inplace(t: Tensor, other: Any, name: str) -> Tensor:
         bshape = None
     if bshape != t.shape:
         raise ValueError(f"{name}: an operand of shape {oshape} does not broadcast to this tensor's shape {t.shape}")
+    _check_inplace(t, name)
     if _recording(t, other):
-        _check_leaf(t, name)
         return _replace(t, _OPS[name](_snapshot(t), other))
     getattr(be.xp, _UFUNCS[name])(t.data, y, out=t.data, casting="unsafe")
     t._vc[0] += 1
@@ -108,36 +118,44 @@ def div_(t: Tensor, other: Any) -> Tensor:
 
 def setitem(t: Tensor, key: Any, value: Any) -> None:
     """t[key] = value."""
+    _setitem(t, key, value, "setitem")
+
+
+def _setitem(t: Tensor, key: Any, value: Any, name: str) -> None:
+    _check_inplace(t, name)
     if _recording(t, value):
-        _check_leaf(t, "setitem")
         _replace(t, index.index_put(_snapshot(t), key, value))
         return
     k, _ = index._key(t, key)
     v = value
     if isinstance(value, Tensor):
-        check_same_device("setitem", t, value)
+        check_same_device(name, t, value)
         v = value.data
     try:
         t.data[k] = v
     except (ValueError, IndexError) as e:
         vshape = tuple(getattr(v, "shape", ()))
         raise ValueError(
-            f"setitem: cannot assign a value of shape {vshape} into a tensor of shape {t.shape}: {e}"
+            f"{name}: cannot assign a value of shape {vshape} into a tensor of shape {t.shape}: {e}"
         ) from None
     t._vc[0] += 1
 
 
 def fill_(t: Tensor, value: Any) -> Tensor:
     """Set every element to ``value`` (a number or a one-element tensor)."""
+    return _fill(t, value, "fill_")
+
+
+def _fill(t: Tensor, value: Any, name: str) -> Tensor:
     if isinstance(value, Tensor) and value.data.size != 1:
-        raise ValueError(f"fill_: value must have one element, got shape {value.shape}")
-    setitem(t, Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value)
+        raise ValueError(f"{name}: value must have one element, got shape {value.shape}")
+    _setitem(t, Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value, name)
     return t
 
 
 def zero_(t: Tensor) -> Tensor:
     """Set every element to 0."""
-    return fill_(t, 0)
+    return _fill(t, 0, "zero_")
 
 
 def copy_(t: Tensor, src: Tensor) -> Tensor:
@@ -148,7 +166,7 @@ def copy_(t: Tensor, src: Tensor) -> Tensor:
         src = src.to(t.device)
     if not _broadcasts(t.shape, src.shape):
         raise ValueError(f"copy_: src of shape {src.shape} does not broadcast to {t.shape}")
-    setitem(t, Ellipsis, src)
+    _setitem(t, Ellipsis, src, "copy_")
     return t
 
 
@@ -161,8 +179,8 @@ def _broadcasts(shape: tuple, other: tuple) -> bool:
 
 def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clamp in place."""
+    _check_inplace(t, "clamp_")
     if _recording(t, min, max):
-        _check_leaf(t, "clamp_")
         return _replace(t, arith.clamp(_snapshot(t), min, max))
     r = arith.clamp(t, min, max)
     t.data[...] = r.data

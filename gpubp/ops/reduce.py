@@ -34,37 +34,51 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
     return make("sum", xp.asarray(out), x._be, (x,), lambda g: (_expand(g, dims, keepdim, shape, xp),))
 
 
+def _acc_dtype(x: Tensor, d: Any) -> Any:
+    """The dtype to accumulate a float reduction in: float64 on the CPU for float16/float32, because NumPy sums
+    along a strided axis one element after another (error ~ n * eps: 2e-5 over 1e5 rows in float32) while CuPy's
+    tree reductions stay accurate in the input's dtype, so the GPU path keeps it (None: the dtype as it is)."""
+    return dtypes.float64 if x._be.device.type == "cpu" and d.dtype.itemsize < 8 else None
+
+
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (all dims when None)."""
-    xp, shape = x._be.xp, x.data.shape
+    xp, shape, d = x._be.xp, x.data.shape, float_data(x)
     dims = norm_dims(dim, x.ndim, "mean")
-    out = float_data(x).mean(axis=dims, keepdims=keepdim)
+    out = d.mean(axis=dims, keepdims=keepdim, dtype=_acc_dtype(x, d)).astype(d.dtype, copy=False)
     n = _count(shape, dims)
     return make("mean", xp.asarray(out), x._be, (x,), lambda g: (_expand(g / n, dims, keepdim, shape, xp),))
 
 
 def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
     """Variance over ``dim``, dividing by N - correction (1: unbiased, as PyTorch's default)."""
+    return _var(x, dim, correction, keepdim, "var")
+
+
+def _var(x: Tensor, dim: Any, correction: int, keepdim: bool, op: str) -> Tensor:
     xp, shape, d = x._be.xp, x.data.shape, float_data(x)
-    dims = norm_dims(dim, x.ndim, "var")
+    dims = norm_dims(dim, x.ndim, op)
     denom = builtins.max(_count(shape, dims) - correction, 0)
-    dev = d - d.mean(axis=dims, keepdims=True)
+    acc = _acc_dtype(x, d)
+    # two passes (mean, then squared deviations): stable for data with a large mean, unlike E[x^2] - E[x]^2
+    mu = d.mean(axis=dims, keepdims=True, dtype=acc)
+    dev = d - mu if acc is None else d.astype(acc) - mu
     out = (
         (dev * dev).sum(axis=dims, keepdims=keepdim) / denom
         if denom
         else xp.full(_reduced_shape(shape, dims, keepdim), xp.nan, d.dtype)
     )
+    mu = mu.astype(d.dtype, copy=False)
 
     def vjp(g: Any) -> tuple:
-        centered = d - d.mean(axis=dims, keepdims=True)
-        return (_expand(g, dims, keepdim, shape, xp) * (2.0 / denom if denom else xp.nan) * centered,)
+        return (_expand(g, dims, keepdim, shape, xp) * (2.0 / denom if denom else xp.nan) * (d - mu),)
 
     return make("var", xp.asarray(out, dtype=d.dtype), x._be, (x,), vjp, save=(x,))
 
 
 def std(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
     """Standard deviation: sqrt(var); its gradient is 0 where std is 0, as PyTorch."""
-    v = var(x, dim=dim, correction=correction, keepdim=keepdim)
+    v = _var(x, dim, correction, keepdim, "std")
     xp = x._be.xp
     s = xp.sqrt(v.data)
     safe = xp.where(s > 0, s, 1)
@@ -172,7 +186,8 @@ def _arg(x: Tensor, dim: int | None, keepdim: bool, op: str) -> Tensor:
         if keepdim:
             out = xp.reshape(out, (1,) * x.ndim)
     else:
-        out = fn(axis=norm_dim(dim, builtins.max(x.ndim, 1), op) if x.ndim else None, keepdims=keepdim)
+        ax = norm_dim(dim, builtins.max(x.ndim, 1), op)  # a 0-d tensor takes dims -1 and 0, as PyTorch
+        out = fn(axis=ax if x.ndim else None, keepdims=keepdim)
     return Tensor._wrap(xp.asarray(out, dtype=dtypes.int64), x._be)
 
 

@@ -46,6 +46,8 @@ view = reshape
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one."""
     if x.ndim == 0:
+        norm_dim(start_dim, 1, "flatten")  # a 0-d tensor takes dims -1 and 0, as PyTorch
+        norm_dim(end_dim, 1, "flatten")
         return reshape(x, 1)
     s = norm_dim(start_dim, x.ndim, "flatten")
     e = norm_dim(end_dim, x.ndim, "flatten")
@@ -70,9 +72,9 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
+    a, b = norm_dim(dim0, max(x.ndim, 1), "transpose"), norm_dim(dim1, max(x.ndim, 1), "transpose")
     if x.ndim == 0:
         return x
-    a, b = norm_dim(dim0, x.ndim, "transpose"), norm_dim(dim1, x.ndim, "transpose")
     order = list(range(x.ndim))
     order[a], order[b] = order[b], order[a]
     return permute(x, tuple(order))
@@ -105,9 +107,9 @@ def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     if dim is None:
         dims = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
-        dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
-        dims = tuple(norm_dim(d, max(x.ndim, 1), "squeeze") for d in dims) if x.ndim else ()
-        dims = tuple(d for d in dims if x.shape[d] == 1)
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        dims = tuple(norm_dim(d, max(x.ndim, 1), "squeeze") for d in dims)
+        dims = tuple(d for d in dims if x.ndim and x.shape[d] == 1)
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
@@ -134,8 +136,11 @@ def _join_inputs(tensors: Sequence[Tensor], op: str) -> tuple[list[Tensor], Any]
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; the gradient is split back."""
     tensors, dt = _join_inputs(tensors, "cat")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated; use stack")
     ref = tensors[0]
-    ax = norm_dim(dim, max(ref.ndim, 1), "cat")
+    ax = norm_dim(dim, ref.ndim, "cat")
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or t.shape[:ax] + t.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
             raise ValueError(
@@ -182,15 +187,25 @@ def _slice(x: Tensor, ax: int, lo: int, hi: int) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of size ``split_size`` (the last may be smaller), or of the given sizes."""
-    ax = norm_dim(dim, max(x.ndim, 1), "split")
+    if x.ndim == 0:
+        raise RuntimeError("split: expects at least a 1-dimensional tensor, got a 0-d tensor")
+    ax = norm_dim(dim, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(split_size_or_sections, numbers.Integral):
         size = int(split_size_or_sections)
-        if size <= 0:
-            raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        if size < 0 or (size == 0 and n != 0):
+            raise RuntimeError(
+                f"split: split_size must be positive (0 only for a dim of size 0), got {size} for dim {dim} of size {n}"
+            )
+        if n == 0:
+            sizes = [0]  # an empty dim still gives one (empty) piece, as PyTorch
+        else:
+            sizes = [size] * (n // size) + ([n % size] if n % size else [])
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = list(split_size_or_sections)
+        if not all(isinstance(s, numbers.Integral) for s in sizes):
+            raise TypeError(f"split: sizes must be ints, got {sizes}")
+        sizes = [int(s) for s in sizes]
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {n}, the size of dim {dim}")
     bounds = [0]
@@ -200,11 +215,18 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer if n is small)."""
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer if n is small; ``chunks`` empty ones if n is 0)."""
+    if not isinstance(chunks, numbers.Integral):
+        raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    ax = norm_dim(dim, max(x.ndim, 1), "chunk")
-    return split(x, max(-(-x.shape[ax] // chunks), 1), ax)
+        raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}")
+    if x.ndim == 0:
+        raise RuntimeError("chunk: expects at least a 1-dimensional tensor, got a 0-d tensor")
+    ax = norm_dim(dim, x.ndim, "chunk")
+    n = x.shape[ax]
+    if n == 0:
+        return split(x, [0] * int(chunks), ax)
+    return split(x, -(-n // chunks), ax)
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from .optimizer import Optimizer
 
@@ -23,12 +26,54 @@ __all__ = [
 ]
 
 
+def _int(who: str, name: str, value: Any, low: int) -> int:
+    """An integer argument >= ``low``: TypeError for a non-number, ValueError for 1.5 or too small (as PyTorch)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: {name} must be an integer, got {type(value).__name__} {value!r}")
+    if not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{who}: expected an integer {name} >= {low}, but got {value!r}")
+    return int(value)
+
+
+def _real(who: str, name: str, value: Any, ok: Callable[[float], bool], expected: str) -> float:
+    """A real argument for which ``ok`` holds (NaN fails every comparison, so ``ok`` refuses it too)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not ok(v):
+        raise ValueError(f"{who}: {name} must be {expected}, but got {v}")
+    return v
+
+
+def _gamma(who: str, value: Any) -> float:
+    return _real(who, "gamma", value, lambda v: v >= 0, "a number >= 0 (the factor the rate is multiplied by)")
+
+
+def _check_optimizer(who: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
+
+
+def _load_state(obj: Any, state: Any) -> None:
+    """``load_state_dict`` of a schedule: a dict of this schedule's own attributes, checked before any is set."""
+    who = f"{type(obj).__name__}.load_state_dict"
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{who}: expected a dict, got {type(state).__name__}")
+    unknown = sorted(map(str, set(state) - set(obj.__dict__) - {"optimizer"}))
+    if unknown or "optimizer" in state:
+        raise ValueError(
+            f"{who}: the state dict has {unknown or ['optimizer']}, which a {type(obj).__name__} does not keep "
+            f"(a state dict of another schedule?); expected keys among {sorted(obj.state_dict())}"
+        )
+    obj.__dict__.update(state)
+
+
 class LRScheduler:
     """Base class: sets every group's ``lr`` to ``_lr(base_lr, step)`` on each ``step()``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(type(self).__name__, optimizer)
+        last_epoch = _int(type(self).__name__, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
         for g in optimizer.param_groups:
             g.setdefault("initial_lr", g["lr"])
@@ -53,16 +98,14 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        _load_state(self, state)
 
 
 class StepLR(LRScheduler):
     """lr = base * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size, self.gamma = _int("StepLR", "step_size", step_size, 1), _gamma("StepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -75,7 +118,10 @@ class MultiStepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.milestones, self.gamma = sorted(milestones), gamma
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+            raise TypeError(f"MultiStepLR: milestones must be a list of epochs, got {type(milestones).__name__}")
+        self.milestones = sorted(_int("MultiStepLR", f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
+        self.gamma = _gamma("MultiStepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -86,7 +132,7 @@ class ExponentialLR(LRScheduler):
     """lr = base * gamma ** epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = _gamma("ExponentialLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -97,9 +143,8 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = _int("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min, lambda v: v >= 0, "a number >= 0")
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -118,11 +163,9 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
-            raise ValueError(
-                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got {start_factor}, {end_factor}"
-            )
-        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        self.start_factor = _real("LinearLR", "start_factor", start_factor, lambda v: 0 < v <= 1, "in (0, 1]")
+        self.end_factor = _real("LinearLR", "end_factor", end_factor, lambda v: 0 <= v <= 1, "in [0, 1]")
+        self.total_iters = _int("LinearLR", "total_iters", total_iters, 0)
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -136,9 +179,26 @@ class SequentialLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
     ) -> None:
+        schedulers, milestones = list(schedulers), list(milestones)
+        if not schedulers:
+            raise ValueError("SequentialLR: expects at least one scheduler, but got none")
+        for i, s in enumerate(schedulers):
+            if not isinstance(s, LRScheduler):
+                raise TypeError(f"SequentialLR: schedulers[{i}] is a {type(s).__name__}, expected an LRScheduler")
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] ({type(s).__name__}) belongs to another optimizer; all must "
+                    "belong to the one given"
+                )
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones")
-        self.schedulers, self.milestones = list(schedulers), list(milestones)
+            raise ValueError(
+                f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
+                f"got {len(milestones)}"
+            )
+        milestones = [_int("SequentialLR", f"milestones[{i}]", m, 0) for i, m in enumerate(milestones)]
+        if milestones != sorted(milestones):
+            raise ValueError(f"SequentialLR: milestones must be in increasing order, got {milestones}")
+        self.schedulers, self.milestones = schedulers, milestones
         super().__init__(optimizer, last_epoch)
 
     def _lr(self, base_lr: float, step: int) -> float:
@@ -168,14 +228,32 @@ class OneCycleLR(LRScheduler):
         final_div_factor: float = 1e4,
         last_epoch: int = -1,
     ) -> None:
+        who = "OneCycleLR"
+        _check_optimizer(who, optimizer)
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
-                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
-            total_steps = epochs * steps_per_epoch
-        if total_steps < 2 or not 0 < pct_start < 1 or anneal_strategy not in ("cos", "linear"):
-            raise ValueError("OneCycleLR: needs total_steps >= 2, 0 < pct_start < 1, anneal_strategy 'cos' or 'linear'")
+                raise ValueError("OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)")
+            total_steps = _int(who, "epochs", epochs, 1) * _int(who, "steps_per_epoch", steps_per_epoch, 1)
+        total_steps = _int(who, "total_steps", total_steps, 2)  # 2: the warm-up and the annealing phase
+        pct_start = _real(who, "pct_start", pct_start, lambda v: 0 < v < 1, "in (0, 1)")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', got {anneal_strategy!r}")
+        if not isinstance(cycle_momentum, (bool, np.bool_)):
+            raise TypeError(f"OneCycleLR: cycle_momentum must be True or False, got {cycle_momentum!r}")
+        for name, v in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            _real(who, name, v, lambda x: x > 0, "a number > 0")
         n = len(optimizer.param_groups)
         max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        if len(max_lrs) != n:
+            raise ValueError(f"OneCycleLR: max_lr has {len(max_lrs)} values, but the optimizer has {n} param_groups")
+        max_lrs = [_real(who, "max_lr", v, lambda x: x >= 0, "a number >= 0") for v in max_lrs]
+        if cycle_momentum:
+            uses_betas = any("betas" in g for g in optimizer.param_groups)
+            for name, v in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+                if uses_betas:  # the momentum becomes beta1
+                    _real(who, name, v, lambda x: 0 <= x < 1, "in [0, 1) (it becomes Adam's beta1)")
+                else:
+                    _real(who, name, v, lambda x: x >= 0, "a number >= 0")
         self.total_steps, self.anneal = total_steps, anneal_strategy
         self.phase_end = [float(pct_start * total_steps) - 1, float(total_steps - 1)]
         self.cycle_momentum = cycle_momentum
@@ -230,19 +308,26 @@ class ReduceLROnPlateau:
         threshold: float = 1e-4,
         threshold_mode: str = "rel",
         cooldown: int = 0,
-        min_lr: float = 0.0,
+        min_lr: float | Sequence[float] = 0.0,
         eps: float = 1e-8,
     ) -> None:
-        if factor >= 1.0 or mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
-            raise ValueError("ReduceLROnPlateau: needs factor < 1, mode 'min' or 'max', threshold_mode 'rel' or 'abs'")
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
-        self.threshold, self.threshold_mode, self.cooldown, self.min_lr, self.eps = (
-            threshold,
-            threshold_mode,
-            cooldown,
-            min_lr,
-            eps,
-        )
+        who = "ReduceLROnPlateau"
+        _check_optimizer(who, optimizer)
+        if mode not in ("min", "max"):
+            raise ValueError(f"{who}: mode {mode!r} is unknown: expected 'min' or 'max'")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{who}: threshold mode {threshold_mode!r} is unknown: expected 'rel' or 'abs'")
+        self.factor = _real(who, "factor", factor, lambda v: 0 <= v < 1.0, "in [0, 1) (factor should be < 1.0)")
+        self.patience = _int(who, "patience", patience, 0)
+        self.cooldown = _int(who, "cooldown", cooldown, 0)
+        self.threshold = _real(who, "threshold", threshold, lambda v: v >= 0, "a number >= 0")
+        self.eps = _real(who, "eps", eps, lambda v: v >= 0, "a number >= 0")
+        n = len(optimizer.param_groups)
+        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        if len(min_lrs) != n:
+            raise ValueError(f"ReduceLROnPlateau: expected {n} min_lrs (one per param group), got {len(min_lrs)}")
+        self.min_lrs = [_real(who, "min_lr", v, lambda x: x >= 0, "a number >= 0") for v in min_lrs]
+        self.optimizer, self.mode, self.threshold_mode = optimizer, mode, threshold_mode
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -254,7 +339,10 @@ class ReduceLROnPlateau:
         return a > (best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
 
     def step(self, metric: float) -> None:
-        value = float(metric)
+        try:
+            value = float(metric)  # a device scalar is read here: the caller's sync, once per epoch
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"ReduceLROnPlateau.step: the metric must be a number, got {metric!r}") from None
         if self._better(value, self.best):
             self.best = value
             self.num_bad_epochs = 0
@@ -264,8 +352,8 @@ class ReduceLROnPlateau:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for g in self.optimizer.param_groups:
-                new = max(g["lr"] * self.factor, self.min_lr)
+            for g, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(g["lr"] * self.factor, min_lr)
                 if g["lr"] - new > self.eps:
                     g["lr"] = new
             self.cooldown_counter = self.cooldown
@@ -279,4 +367,4 @@ class ReduceLROnPlateau:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        _load_state(self, state)

@@ -5,60 +5,141 @@ NumPy reference on the CPU. Nothing in ``step()`` reads device data back to the 
 from __future__ import annotations
 
 import copy
+import math
+import numbers
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
 
 _REQUIRED = object()
+_FLAGS = ("amsgrad", "nesterov", "centered")
+_AT_LEAST_ZERO = {"lr": "learning rate", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum"}
+
+
+def _real(opt: str, name: str, value: Any) -> float:
+    """``value`` as a Python float: a real number or a one-element Tensor, which is read here,
+    once, when the group is made (a sync on a GPU, but never in step())."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or value.dtype.kind not in "iuf":
+            raise ValueError(f"{opt}: Tensor {name} must be 1-element and numeric, got {value.shape} {value.dtype}")
+        return float(value.item())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{opt}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _at_least_zero(opt: str, name: str, value: Any, label: str) -> float:
+    v = _real(opt, name, value)
+    if not v >= 0.0:  # written so that NaN fails too
+        raise ValueError(f"{opt}: invalid {label} {v}: expected a number >= 0")
+    return v
+
+
+def _betas(opt: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{opt}: betas must be a pair of floats (beta1, beta2), got {type(value).__name__} {value!r}")
+    if len(value) != 2:  # IndexError for one value, as PyTorch's betas[1]
+        error = IndexError if len(value) < 2 else ValueError
+        raise error(f"{opt}: betas must be a pair of floats (beta1, beta2), got {len(value)} values: {value!r}")
+    out = []
+    for i, b in enumerate(value):
+        v = _real(opt, f"betas[{i}]", b)
+        if not 0.0 <= v < 1.0:
+            raise ValueError(f"{opt}: invalid betas[{i}] {v} in betas {tuple(value)}: each must be in [0, 1)")
+        out.append(v)
+    return out[0], out[1]
+
+
+def _index(key: Any) -> int | None:
+    """A parameter index of a state dict: an int, or its string once a checkpoint's JSON has made it one."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return int(key)
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
+    return None
 
 
 class Optimizer(ABC):
     """Base class: parameter groups, per-parameter state, zero_grad, state_dict."""
 
+    _state_names: frozenset[str] | None = None  # the per-parameter state a subclass keeps (None: not checked)
+    _added_later: frozenset[str] = frozenset()  # hyperparameters older state dicts lack: ours are kept for them
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
-        self.defaults = defaults
+        name = type(self).__name__
+        if isinstance(params, (Tensor, set, frozenset, dict)):
+            raise TypeError(
+                f"{name}: params must be an ordered iterable (a list) of Tensors or of parameter group dicts, "
+                f"got {type(params).__name__}"
+            )
+        # hyperparameters first, as PyTorch: a bad lr is reported even before the parameters are looked at
+        self.defaults = {**defaults, **self._check({k: v for k, v in defaults.items() if v is not _REQUIRED})}
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{name}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         for g in groups:
             self.add_param_group(g)
 
-    def _validate(self, group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        if not isinstance(lr, (int, float)) or lr < 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr!r}: expected a number >= 0")
-        if group.get("weight_decay", 0.0) < 0:
-            raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}: expected >= 0")
-        if group.get("eps", 0.0) < 0:
-            raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']}: expected >= 0")
+    def _check(self, group: dict[str, Any]) -> dict[str, Any]:
+        """``group`` with every hyperparameter checked and normalized (floats, bools, a betas pair);
+        raises ValueError/TypeError naming the optimizer, the hyperparameter and the value."""
+        name = type(self).__name__
+        out = dict(group)
+        for k, label in _AT_LEAST_ZERO.items():
+            if k in group:
+                out[k] = _at_least_zero(name, k, group[k], label)
+        for k in _FLAGS:
+            if k in group:
+                if not isinstance(group[k], (bool, np.bool_)):
+                    raise TypeError(f"{name}: {k} must be True or False, got {type(group[k]).__name__} {group[k]!r}")
+                out[k] = bool(group[k])
+        if "betas" in group:
+            out["betas"] = _betas(name, group["betas"])
+        return out
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
-        if not isinstance(group, dict) or "params" not in group:
-            raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a 'params' key")
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key, got {type(group).__name__}")
+        if "params" not in group:  # KeyError, as PyTorch
+            raise KeyError(f"{name}: the parameter group {sorted(map(str, group))} has no 'params' key")
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{type(self).__name__}: a group's params must be ordered (a list): a set's order changes between runs"
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, expected a Tensor")
-            if not p.is_leaf or not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: params[{i}] must be a leaf tensor that requires grad")
+                raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, expected a Tensor")
+            if not p.is_leaf:  # a leaf that does not require grad is fine: it has no gradient, step() skips it
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor: params[{i}] is the result of an op; a parameter "
+                    "must be a leaf tensor that requires grad"
+                )
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: params[{i}] appears in more than one parameter group")
-            seen.add(id(p))
+                raise ValueError(f"{name}: params[{i}] appears in more than one parameter group")
+        unique = list({id(p): p for p in params}.values())
+        if len(unique) != len(params):  # kept once: twice would update it twice (a race in one fused launch)
+            warnings.warn(f"{name}: a parameter group lists a parameter more than once; it is kept once", stacklevel=2)
+            params = unique
         full = {k: v for k, v in group.items() if k != "params"}
         for k, v in self.defaults.items():
             if v is _REQUIRED and k not in full:
                 raise ValueError(f"{type(self).__name__}: parameter group is missing the required '{k}'")
             full.setdefault(k, v)
-        self._validate(full)
+        full = self._check(full)
         full["params"] = params
         self.param_groups.append(full)
 
@@ -130,44 +211,82 @@ class Optimizer(ABC):
         state = {index[p]: dict(s) for p, s in self.state.items() if p in index}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyperparameters and state saved by ``state_dict``; checked fully before anything changes."""
-        groups = state_dict.get("param_groups")
-        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: expected {len(self.param_groups)} parameter groups, "
-                f"got {None if not isinstance(groups, list) else len(groups)}"
-            )
-        params = [p for g in self.param_groups for p in g["params"]]
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters and state saved by ``state_dict``; checked fully before anything changes.
+        Saved parameter ids map in order onto this optimizer's parameters, group by group, as PyTorch."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}: expected a dict with 'state' and 'param_groups', got {type(state_dict).__name__}")
+        absent = [k for k in ("state", "param_groups") if k not in state_dict]
+        if absent:  # KeyError, as PyTorch
+            raise KeyError(f"{name}: the state dict has no {absent} (keys: {sorted(map(str, state_dict))})")
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != len(self.param_groups):
+            got = len(groups) if isinstance(groups, (list, tuple)) else type(groups).__name__
+            raise ValueError(f"{name}: expected {len(self.param_groups)} parameter groups, got {got}")
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{name}: 'state' must be a dict of parameter index -> state, got {type(state).__name__}")
+        owner: dict[int, Tensor] = {}
+        new_groups = []
         for i, (ours, theirs) in enumerate(zip(self.param_groups, groups)):
-            if len(ours["params"]) != len(theirs["params"]):
+            ids = theirs.get("params") if isinstance(theirs, Mapping) else None
+            if not isinstance(ids, (list, tuple)):
+                raise ValueError(f"{name}: parameter group {i} of the state dict is not a dict with a 'params' list")
+            if len(ours["params"]) != len(ids):
+                raise ValueError(f"{name}: group {i} has {len(ours['params'])} parameters, the state dict {len(ids)}")
+            lacking = sorted(k for k in self.defaults if k not in theirs and k not in self._added_later)
+            if lacking:
                 raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: group {i} has {len(ours['params'])} parameters, "
-                    f"the state dict {len(theirs['params'])}"
+                    f"{name}: parameter group {i} of the state dict has no {lacking} (a state dict of another "
+                    f"optimizer? it has {sorted(k for k in theirs if k != 'params')})"
                 )
+            for pid, p in zip(ids, ours["params"]):
+                idx = _index(pid)
+                if idx is None or idx in owner:
+                    raise ValueError(f"{name}: group {i} lists parameter id {pid!r}: expected distinct integers")
+                owner[idx] = p
+            new_groups.append(self._check({k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"}))
         new_state: dict[Tensor, dict[str, Any]] = {}
-        for idx, st in state_dict.get("state", {}).items():
-            idx = int(idx)
-            if not 0 <= idx < len(params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for unknown parameter {idx}")
-            p = params[idx]
-            entry = {}
-            for k, v in st.items():
-                if isinstance(v, Tensor):
-                    if v.shape != p.shape:
-                        raise ValueError(
-                            f"{type(self).__name__}.load_state_dict: state '{k}' of parameter {idx} has shape "
-                            f"{v.shape}, expected {p.shape}"
-                        )
-                    v = Tensor(v, device=p.device)  # a copy on the parameter's device
-                entry[k] = v
-            new_state[p] = entry
-        for ours, theirs in zip(self.param_groups, groups):
-            hyper = {k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"}
-            self._validate({**ours, **hyper})
-        for ours, theirs in zip(self.param_groups, groups):
-            ours.update({k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"})
+        for key, st in state.items():
+            idx = _index(key)
+            if idx not in owner:
+                raise ValueError(
+                    f"{name}: state for unknown parameter {key!r}: the groups list parameters {sorted(owner)}"
+                )
+            if not isinstance(st, Mapping):
+                raise ValueError(f"{name}: the state of parameter {idx} is a {type(st).__name__}, expected a dict")
+            unknown = sorted(set(st) - self._state_names) if self._state_names is not None else []
+            if unknown:
+                raise ValueError(
+                    f"{name}: the state of parameter {idx} has {unknown}, which {type(self).__name__} does not keep "
+                    f"(it keeps {sorted(self._state_names)})"
+                )
+            new_state[owner[idx]] = {k: self._loaded_state(name, idx, k, v, owner[idx]) for k, v in st.items()}
+        for ours, new in zip(self.param_groups, new_groups):  # all checked: now change things
+            ours.update(new)
         self.state = new_state
+
+    @staticmethod
+    def _loaded_state(name: str, idx: int, key: str, value: Any, p: Tensor) -> Any:
+        """One state entry checked against its parameter: 'step' a count, the rest tensors shaped like
+        ``p``, copied to its device and cast to the dtype ``_state_tensor`` makes (as PyTorch casts)."""
+        where = f"{name}: state '{key}' of parameter {idx}"
+        if key == "step":
+            if isinstance(value, Tensor) and value.numel() == 1:
+                value = value.item()  # a host read at load time, not in step()
+            ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            if not ok or not math.isfinite(value) or value < 0 or value != int(value):
+                raise ValueError(f"{where} is {value!r}: expected a step count, an integer >= 0")
+            return int(value)
+        if isinstance(value, np.ndarray):
+            value = Tensor(value) if value.dtype.kind in "iuf" else value
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{where} is a {type(value).__name__}, expected a Tensor of shape {p.shape}")
+        if value.shape != p.shape:
+            raise ValueError(f"{where} has shape {value.shape}, expected {p.shape}")
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"{where} has dtype {value.dtype}, expected a floating-point Tensor")
+        return Tensor(value, dtype="float32" if p.dtype.itemsize < 4 else p.dtype, device=p.device)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -206,12 +325,20 @@ class SGD(Optimizer):
             },
         )
 
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"SGD: invalid momentum {group['momentum']}: expected >= 0")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+    _state_names = frozenset({"momentum_buffer"})
+
+    def _check(self, group: dict[str, Any]) -> dict[str, Any]:
+        out = super()._check(group)
+        if "dampening" in group:
+            out["dampening"] = _real("SGD", "dampening", group["dampening"])
+            if math.isnan(out["dampening"]):
+                raise ValueError("SGD: invalid dampening nan: expected a number")
+        if out.get("nesterov") and (out.get("momentum", 0.0) <= 0 or out.get("dampening", 0.0) != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got momentum "
+                f"{out.get('momentum')} and dampening {out.get('dampening')}"
+            )
+        return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         be = params[0]._be
@@ -236,6 +363,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _state_names = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
     def __init__(
         self,
@@ -249,12 +377,6 @@ class Adam(Optimizer):
         super().__init__(
             params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
         )
-
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
-        b1, b2 = group["betas"]
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"{type(self).__name__}: invalid betas {group['betas']}: each must be in [0, 1)")
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         b1, b2 = group["betas"]
@@ -324,10 +446,15 @@ class RMSprop(Optimizer):
             },
         )
 
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
-        if not 0.0 <= group["alpha"] <= 1.0 or group["momentum"] < 0:
-            raise ValueError(f"RMSprop: invalid alpha {group['alpha']} or momentum {group['momentum']}")
+    _state_names = frozenset({"square_avg", "momentum_buffer", "grad_avg"})
+
+    def _check(self, group: dict[str, Any]) -> dict[str, Any]:
+        out = super()._check(group)
+        if "alpha" in group:
+            out["alpha"] = _real("RMSprop", "alpha", group["alpha"])
+            if not out["alpha"] >= 0.0:  # as PyTorch (which lets alpha > 1 through too); NaN fails
+                raise ValueError(f"RMSprop: invalid alpha {out['alpha']}: expected a number >= 0")
+        return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         bufs = [self._state_tensor(p, "momentum_buffer").data for p in params] if group["momentum"] else None
@@ -347,8 +474,11 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad:  g = grad + weight_decay * p;  s = s + g^2;
+    """Adagrad:  g = grad + weight_decay * p;  s = s + g^2 (s starts at initial_accumulator_value);
     p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)."""
+
+    _state_names = frozenset({"step", "sum"})
+    _added_later = frozenset({"initial_accumulator_value"})
 
     def __init__(
         self,
@@ -356,16 +486,23 @@ class Adagrad(Optimizer):
         lr: float = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
     ) -> None:
-        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps})
+        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps}
+        super().__init__(params, {**defaults, "initial_accumulator_value": initial_accumulator_value})
 
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
-        if group["lr_decay"] < 0:
-            raise ValueError(f"Adagrad: invalid lr_decay {group['lr_decay']}: expected >= 0")
+    def _check(self, group: dict[str, Any]) -> dict[str, Any]:
+        out = super()._check(group)
+        for k in ("lr_decay", "initial_accumulator_value"):
+            if k in group:
+                out[k] = _at_least_zero("Adagrad", k, group[k], k)
+        return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        for p in params:
+            if "sum" not in self.state.get(p, {}) and group["initial_accumulator_value"]:
+                self._state_tensor(p, "sum").data[...] = group["initial_accumulator_value"]  # a fill: no host read
         for step, ps in self._count_steps(params).items():
             ps[0]._be.adagrad_update(
                 [p.data for p in ps],
