@@ -35,6 +35,7 @@ from .ops import (
     amin,
     argmax,
     argmin,
+    bitwise_not,
     broadcast_to,
     cat,
     chunk,

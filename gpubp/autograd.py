@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backend import SWITCHING
+from .errors import InputError
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -224,7 +225,6 @@ def _root_grad(t: Tensor, gradient: Any, op: str) -> Any:
 
 
 def _root_grad_here(t: Tensor, gradient: Any, op: str) -> Any:
-    from .tensor import Tensor
 
     if gradient is None:
         if t.data.size != 1:
@@ -233,12 +233,20 @@ def _root_grad_here(t: Tensor, gradient: Any, op: str) -> Any:
                 f"got shape {tuple(t.shape)}; pass gradient= (a tensor of that shape)"
             )
         return t._be.xp.ones(t.data.shape, dtype=t.data.dtype)
-    g = gradient.data if isinstance(gradient, Tensor) else t._be.asarray(gradient)
-    if isinstance(gradient, Tensor) and gradient._be is not t._be:
-        raise ValueError(f"{op}: gradient is on {gradient.device}, output on {t.device}")
+    g = gradient.data
+    if gradient._be is not t._be:
+        raise InputError(f"{op}: gradient is on {gradient.device}, output on {t.device}")
     if tuple(g.shape) != tuple(t.shape):
-        raise ValueError(f"{op}: gradient has shape {tuple(g.shape)}, expected the output's shape {tuple(t.shape)}")
+        raise InputError(f"{op}: gradient has shape {tuple(g.shape)}, expected the output's shape {tuple(t.shape)}")
     return t._be.xp.array(g, dtype=t.data.dtype)  # our own copy: leaves may keep it
+
+
+def _check_grads(grads: list, op: str, what: str) -> None:
+    from .tensor import Tensor
+
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{op}: {what} can be Tensors or None, got {type(g).__name__}")
 
 
 def _entry(t: Tensor, op: str, what: str) -> Any:
@@ -256,11 +264,16 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retai
     """Accumulate d(tensors)/d(leaf) into ``.grad`` of every leaf that requires grad."""
     from .tensor import Tensor
 
-    if isinstance(tensors, Tensor):
-        tensors = [tensors]
-        grad_tensors = [grad_tensors]
-    elif grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    elif isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = list(grad_tensors)  # a sequence, one gradient per tensor, as PyTorch
+    else:
+        raise TypeError(f"backward: gradients can be Tensors or None, got {type(grad_tensors).__name__}")
+    _check_grads(grad_tensors, "backward", "gradients")
+    if len(grad_tensors) != len(tensors):
+        raise InputError(f"backward: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     roots = [
         (_entry(t, "backward", f"element {i} of tensors"), _root_grad(t, g, "backward"))
         for i, (t, g) in enumerate(zip(tensors, grad_tensors))
@@ -282,8 +295,13 @@ def grad(
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    elif isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = list(grad_outputs)
+    else:
+        raise TypeError(f"grad: grad_outputs can be Tensors or None, got {type(grad_outputs).__name__}")
+    _check_grads(grad_outputs, "grad", "grad_outputs")
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+        raise InputError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     capture: dict = {}
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):

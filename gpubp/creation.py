@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from . import backend, dtypes
 from .backend import Device, get_backend
-from .tensor import Tensor
+from .errors import InputError, InputTypeError
+from .tensor import Tensor, _to_array, backend_for
 
 __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
@@ -24,6 +26,8 @@ def _is_int(v: Any) -> bool:
 
 def _size(size: tuple, op: str) -> tuple[int, ...]:
     """Accept f(2, 3) and f((2, 3)); sizes are non-negative ints, with PyTorch's exception types."""
+    if not size:
+        raise TypeError(f"{op}() missing 1 required positional argument: 'size' (use {op}(()) for a 0-d tensor)")
     if len(size) == 1 and not isinstance(size[0], (numbers.Number, str)) and hasattr(size[0], "__len__"):
         size = tuple(size[0])
     for s in size:
@@ -38,8 +42,26 @@ def _size(size: tuple, op: str) -> tuple[int, ...]:
 
 
 def _shape_arg(size: Any, op: str) -> tuple[int, ...]:
-    """A ``size`` passed as one argument: an int or a sequence of ints."""
+    """A ``size`` passed as one argument: a sequence of ints (a bare int is refused, as PyTorch)."""
+    if isinstance(size, (numbers.Number, str)) or not hasattr(size, "__len__"):
+        raise TypeError(f"{op}: size must be a tuple of ints, not {type(size).__name__}")
     return _size((size,), op)
+
+
+def _storage(shape: tuple[int, ...], dt: np.dtype, op: str) -> tuple[int, ...]:
+    """Refuse a shape whose byte count overflows int64, as PyTorch (NumPy would say 'array is too big')."""
+    if math.prod(shape) * dt.itemsize >= 2**63:
+        raise InputError(f"{op}: storage size calculation overflowed with sizes={list(shape)}")
+    return shape
+
+
+def _number(value: Any, op: str, name: str) -> Any:
+    """A Python number (or a 0-d tensor's), as PyTorch's Number arguments."""
+    if isinstance(value, Tensor) and value.ndim == 0:
+        return value.item()  # a host read, as PyTorch's (a factory argument, not the training path)
+    if not isinstance(value, numbers.Number):
+        raise TypeError(f"{op}: argument '{name}' must be a number, not {type(value).__name__}")
+    return value
 
 
 def _finish(data: Any, be: Any, requires_grad: bool) -> Tensor:
@@ -63,46 +85,59 @@ def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None) 
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         if device is None or data.device == device:
             return data
-    return Tensor(data, dtype=dtype, device=device)
+    dt = None if dtype is None else dtypes.to_dtype(dtype)
+    where = device if device is not None else (data.device if isinstance(data, Tensor) else None)
+    be = backend_for(where, "as_tensor")
+    with be.enter():
+        return Tensor._wrap(_to_array(data, dt, be, "as_tensor"), be)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """A CPU tensor sharing memory with ``array``."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    dtypes.to_dtype(array.dtype)
+    if array.dtype not in dtypes.SUPPORTED:
+        raise TypeError(
+            f"from_numpy: arrays of dtype {array.dtype} are not supported; "
+            f"expected one of {[str(d) for d in dtypes.SUPPORTED]}"
+        )
     return Tensor._wrap(array, get_backend("cpu"))
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    be = get_backend(device)
-    return _finish(be.xp.zeros(_size(size, "zeros"), dtype=_dt(dtype)), be, requires_grad)
+    be = backend_for(device, "zeros")
+    dt = _dt(dtype)
+    return _finish(be.xp.zeros(_storage(_size(size, "zeros"), dt, "zeros"), dtype=dt), be, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    be = get_backend(device)
-    return _finish(be.xp.ones(_size(size, "ones"), dtype=_dt(dtype)), be, requires_grad)
+    be = backend_for(device, "ones")
+    dt = _dt(dtype)
+    return _finish(be.xp.ones(_storage(_size(size, "ones"), dt, "ones"), dtype=dt), be, requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor."""
-    be = get_backend(device)
-    return _finish(be.xp.empty(_size(size, "empty"), dtype=_dt(dtype)), be, requires_grad)
+    be = backend_for(device, "empty")
+    dt = _dt(dtype)
+    return _finish(be.xp.empty(_storage(_size(size, "empty"), dt, "empty"), dtype=dt), be, requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype inferred from it when not given)."""
+    shape = _shape_arg(size, "full")
+    fill_value = _number(fill_value, "full", "fill_value")
     if dtype is None:
         dtype = (
             dtypes.bool_
             if isinstance(fill_value, bool)
             else (dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.DEFAULT_FLOAT)
         )
-    be = get_backend(device)
-    shape = _shape_arg(size, "full")
-    return _finish(be.xp.full(shape, fill_value, dtype=_dt(dtype)), be, requires_grad)
+    be = backend_for(device, "full")
+    dt = _dt(dtype)
+    return _finish(be.xp.full(_storage(shape, dt, "full"), fill_value, dtype=dt), be, requires_grad)
 
 
 def arange(
@@ -111,13 +146,17 @@ def arange(
     """Values start, start + step, ... up to (not including) end; int64 for integer arguments."""
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign ({step})")
+    start, end, step = (_number(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-    be = get_backend(device)
-    data = be.xp.arange(start, end, step, dtype=_dt(dtype, dtypes.int64 if ints else dtypes.DEFAULT_FLOAT))
+    dt = _dt(dtype, dtypes.int64 if ints else dtypes.DEFAULT_FLOAT)
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise InputError(f"arange: unsupported range: {start} -> {end} (step {step})")
+    if step == 0 or (dt.kind in "iub" and int(step) == 0):  # an integer dtype truncates the step, as PyTorch's
+        raise InputError(f"arange: step must be nonzero (got {step} for dtype {dt})")
+    if (end - start) * step < 0:
+        raise InputError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign ({step})")
+    be = backend_for(device, "arange")
+    data = be.xp.arange(start, end, step, dtype=dt)
     return _finish(data, be, requires_grad)
 
 
@@ -129,7 +168,8 @@ def linspace(
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
-    be = get_backend(device)
+    start, end = _number(start, "linspace", "start"), _number(end, "linspace", "end")
+    be = backend_for(device, "linspace")
     return _finish(be.xp.linspace(start, end, steps, dtype=_dt(dtype)), be, requires_grad)
 
 
@@ -142,38 +182,43 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, req
             raise TypeError(f"eye: {name} must be an int, got {type(v).__name__}")
         if v < 0:
             raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
-    be = get_backend(device)
+    be = backend_for(device, "eye")
     return _finish(be.xp.eye(n, m, dtype=_dt(dtype)), be, requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    be = get_backend(device)
-    return _finish(be.rand(_size(size, "rand"), _float_dt(dtype, "rand")), be, requires_grad)
+    be = backend_for(device, "rand")
+    dt = _float_dt(dtype, "rand")
+    return _finish(be.rand(_storage(_size(size, "rand"), dt, "rand"), dt), be, requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    be = get_backend(device)
-    return _finish(be.randn(_size(size, "randn"), _float_dt(dtype, "randn")), be, requires_grad)
+    be = backend_for(device, "randn")
+    dt = _float_dt(dtype, "randn")
+    return _finish(be.randn(_storage(_size(size, "randn"), dt, "randn"), dt), be, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, device: Any = None) -> Tensor:
-    """Uniform integers in [low, high) (``randint(high, size)`` starts at 0)."""
-    if isinstance(high, (tuple, list)) and size == ():
+def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    """Uniform integers in [low, high) (``randint(high, size)`` starts at 0); int64 unless ``dtype`` says otherwise."""
+    if isinstance(high, (tuple, list)) and size is None:
         low, high, size = 0, low, high  # randint(high, size), as PyTorch
+    if size is None:
+        raise TypeError("randint() missing 1 required argument: 'size' (randint(high, size), randint(low, high, size))")
     if high is None:
         low, high = 0, low
     if not _is_int(low) or not _is_int(high):
         raise TypeError(f"randint: low and high must be ints, got {type(low).__name__} and {type(high).__name__}")
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    be = get_backend(device)
+        raise InputError(f"randint: high ({high}) must be greater than low ({low})")
+    be = backend_for(device, "randint")
     dt = _dt(dtype, dtypes.int64)
-    if dt.kind not in "iu":
-        raise TypeError(f"randint: dtype must be an integer type, got {dt}")
-    shape = _shape_arg(size, "randint")
-    return Tensor._wrap(be.randint(low, high, shape, dt), be)
+    shape = _storage(_shape_arg(size, "randint"), dt, "randint")
+    if dt.kind in "iu":
+        return Tensor._wrap(be.randint(low, high, shape, dt), be)
+    # a float or bool dtype holds the same integers, as PyTorch's randint(..., dtype=torch.float32)
+    return Tensor._wrap(be.randint(low, high, shape, dtypes.int64).astype(dt), be)
 
 
 def _float_dt(dtype: Any, op: str) -> np.dtype:
@@ -183,44 +228,61 @@ def _float_dt(dtype: Any, op: str) -> np.dtype:
     return dt
 
 
-def _like(x: Tensor, dtype: Any, device: Any) -> dict:
+def _like(x: Tensor, dtype: Any, device: Any, op: str) -> dict:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, not {type(x).__name__}")
     return {"dtype": x.dtype if dtype is None else dtype, "device": x.device if device is None else device}
 
 
 def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros with x's shape, dtype and device."""
-    return zeros(x.shape, requires_grad=requires_grad, **_like(x, dtype, device))
+    like = _like(x, dtype, device, "zeros_like")
+    return zeros(x.shape, requires_grad=requires_grad, **like)
 
 
 def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with x's shape, dtype and device."""
-    return ones(x.shape, requires_grad=requires_grad, **_like(x, dtype, device))
+    like = _like(x, dtype, device, "ones_like")
+    return ones(x.shape, requires_grad=requires_grad, **like)
 
 
 def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """``fill_value`` everywhere, with x's shape, dtype and device."""
-    return full(x.shape, fill_value, requires_grad=requires_grad, **_like(x, dtype, device))
+    fill_value = _number(fill_value, "full_like", "fill_value")
+    like = _like(x, dtype, device, "full_like")
+    return full(x.shape, fill_value, requires_grad=requires_grad, **like)
 
 
 def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples with x's shape, dtype and device."""
-    return rand(x.shape, requires_grad=requires_grad, **_like(x, dtype, device))
+    like = _like(x, dtype, device, "rand_like")
+    return rand(x.shape, requires_grad=requires_grad, **like)
 
 
 def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples with x's shape, dtype and device."""
-    return randn(x.shape, requires_grad=requires_grad, **_like(x, dtype, device))
+    like = _like(x, dtype, device, "randn_like")
+    return randn(x.shape, requires_grad=requires_grad, **like)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the random generator of every device, now and of devices first used later."""
-    if not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-    backend.manual_seed(int(seed))
+    """Seed the random generator of every device, now and of devices first used later; as PyTorch, the seed is
+    ``int(seed)``, and a negative one wraps to an unsigned 64-bit seed (-1 is 2**64 - 1)."""
+    try:
+        value = int(seed)
+    except TypeError:
+        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}") from None
+    except ValueError:
+        raise InputError(f"manual_seed: seed must be an int, got {seed!r}") from None
+    if not -(2**63) <= value < 2**64:
+        raise InputError(f"manual_seed: seed {value} overflows a 64-bit seed")
+    backend.manual_seed(value % 2**64)
 
 
 def from_dlpack(obj: Any) -> Tensor:
     """A tensor sharing memory with any DLPack producer (PyTorch, JAX, NumPy, CuPy)."""
+    if not hasattr(obj, "__dlpack_device__"):
+        raise InputTypeError(f"from_dlpack: expected an array or tensor with __dlpack__, got {type(obj).__name__}")
     kind, index = obj.__dlpack_device__()
     if kind == 1:  # kDLCPU
         be = get_backend("cpu")

@@ -28,4 +28,8 @@ class StateDictError(KeyError, RuntimeError):
         return RuntimeError.__str__(self)
 
 
-__all__ = ["InputError", "InputIndexError", "InputTypeError", "StateDictError"]
+class DirectoryPathError(IsADirectoryError, RuntimeError):
+    """A directory where a checkpoint file was expected: the OS's IsADirectoryError, and PyTorch's RuntimeError."""
+
+
+__all__ = ["DirectoryPathError", "InputError", "InputIndexError", "InputTypeError", "StateDictError"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DirectoryPathError
 from .tensor import Tensor
 
 _META_KEY = "gpubp"
@@ -183,7 +184,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     skeleton = _flatten(obj, "", tensors)  # fails before anything touches the disk
     meta = {_META_KEY: json.dumps({"format": _FORMAT, "skeleton": skeleton})}
     if path.is_dir():
-        raise IsADirectoryError(f"save: {path} is a directory; give a file path, e.g. {path / 'model.safetensors'}")
+        raise DirectoryPathError(f"save: {path} is a directory; give a file path, e.g. {path / 'model.safetensors'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)  # first: a disk filled by leftovers of killed saves has room again
     # The file is written inside a staging folder of our own: safetensors (>= 0.5) itself writes a temporary
@@ -221,7 +222,7 @@ def load(path: str | os.PathLike, device: Any = None) -> Any:
 
     path = _as_path("load", path)
     if path.is_dir():
-        raise IsADirectoryError(f"load: {path} is a directory, not a checkpoint file")
+        raise DirectoryPathError(f"load: {path} is a directory, not a checkpoint file")
     if not path.exists():
         raise FileNotFoundError(f"load: no checkpoint at {path}")
     if not path.is_file():

@@ -6,6 +6,7 @@ this file, so every op is written once and reachable both as ``gpubp.exp(x)`` an
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 
 from . import autograd, dtypes
 from .backend import Backend, Device, get_backend
+from .errors import InputError, InputTypeError
 
 _SYNC_MODES = {"default": 0, "warn": 1, "error": 2}
 _sync_mode = {"mode": "default"}
@@ -51,7 +53,7 @@ def _host_read(t: Tensor, what: str) -> None:
     warnings.warn(msg, stacklevel=3)
 
 
-def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
+def _to_array(data: Any, dtype: np.dtype | None, be: Backend, op: str = "tensor") -> Any:
     """Convert user data (nested lists, scalars, NumPy/CuPy arrays, Tensors) to ``be``'s array."""
     if isinstance(data, Tensor):
         arr = data.data if data._be is be else be.asarray(data._be.to_numpy(data.data))
@@ -61,19 +63,87 @@ def _to_array(data: Any, dtype: np.dtype | None, be: Backend) -> Any:
     if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         src = data
     else:
-        try:
-            src = np.asarray(data)
-        except ValueError:
-            _check_nested(data)  # raises PyTorch's error for ragged nesting; anything else NumPy said stands
-            raise
+        src = _from_python(data, op)
+        if dtype is not None and dtype.kind in "iu" and src.dtype.kind in "iuf" and src.size:
+            _check_fits(src, dtype, op)
         if src.dtype == np.float64 and dtype is None:
             src = src.astype(dtypes.DEFAULT_FLOAT)  # Python floats become float32, as PyTorch
     if src.dtype not in dtypes.SUPPORTED and dtype is None:
-        raise TypeError(f"tensor: data of dtype {src.dtype} is not supported")
+        raise InputTypeError(f"{op}: data of dtype {src.dtype} is not supported")
     return be.xp.array(src, dtype=dtype, copy=True)
 
 
-def _check_nested(data: Any) -> None:
+def _from_python(data: Any, op: str) -> np.ndarray:
+    """Python data (numbers, nested sequences, one-element tensors) as a NumPy array, or PyTorch's error."""
+    if isinstance(data, (str, bytes)):
+        raise InputTypeError(f"{op}: invalid data type '{type(data).__name__}'; expected numbers or sequences of them")
+    if isinstance(data, (list, tuple)) and isinstance(_first_leaf(data), Tensor):
+        data = _unpack_tensors(data, op)
+    try:
+        src = np.asarray(data)
+    except ValueError:
+        _check_nested(data, op)  # raises PyTorch's error for ragged nesting
+        raise InputError(f"{op}: could not convert the data to a tensor (mixed or ragged nesting)") from None
+    except TypeError:  # a GPU tensor inside a list has no __array__: unpack tensors, then convert
+        src = np.asarray(_unpack_tensors(data, op))
+    if src.dtype.kind in "OUSV" or (src.dtype == np.uint64 and src.size):
+        _bad_leaf(data, op)
+    return src
+
+
+def _first_leaf(data: Any) -> Any:
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
+
+
+def _unpack_tensors(data: Any, op: str) -> Any:
+    """Nested sequences with their tensors replaced by 0-d host arrays; only one-element tensors are numbers."""
+    if isinstance(data, Tensor):
+        if data.data.size != 1:
+            raise InputError(
+                f"{op}: only one-element tensors can be converted to Python scalars, got a tensor of shape {data.shape}"
+            )
+        return np.asarray(data._be.to_numpy(data.data.reshape(())))
+    if isinstance(data, (list, tuple)):
+        return [_unpack_tensors(v, op) for v in data]
+    return data
+
+
+def _bad_leaf(data: Any, op: str) -> None:
+    """Raise PyTorch's error for the element NumPy could not make a number of: a string where the first element is
+    one reads as a further dimension (ValueError), an int beyond int64 overflows (ValueError), anything else has no
+    dtype (TypeError for a string elsewhere, RuntimeError 'could not infer dtype' otherwise)."""
+    if isinstance(_first_leaf(data), str):
+        raise InputError(f"{op}: too many dimensions 'str' (strings cannot be tensor data)")
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(reversed(v))
+        elif isinstance(v, (str, bytes)):
+            raise InputTypeError(f"{op}: invalid data type '{type(v).__name__}'; expected numbers")
+        elif isinstance(v, int) and not -(2**63) <= v < 2**63:
+            raise InputError(f"{op}: overflow: the int {v} does not fit in int64")
+        elif not isinstance(v, (numbers.Number, np.generic, np.ndarray)):
+            raise InputTypeError(f"{op}: could not infer dtype of {type(v).__name__}")
+    raise InputTypeError(f"{op}: could not convert the data to a tensor of numbers")
+
+
+def _check_fits(src: np.ndarray, dtype: np.dtype, op: str) -> None:
+    """PyTorch refuses Python numbers that overflow an integer dtype (host data: no device read). Ints may wrap into
+    an unsigned dtype from as far below zero as its maximum, as PyTorch allows; floats must lie in the range."""
+    info = np.iinfo(dtype)
+    lo = -info.max if src.dtype.kind in "iu" and dtype.kind == "u" else info.min
+    if src.dtype.kind == "f":
+        ok = bool(np.isfinite(src).all()) and src.min() >= lo and src.max() <= info.max
+    else:
+        ok = int(src.min()) >= lo and int(src.max()) <= info.max
+    if not ok:
+        raise InputError(f"{op}: value cannot be converted to type {dtype} without overflow")
+
+
+def _check_nested(data: Any, op: str = "tensor") -> None:
     """Raise, as PyTorch, where nested lists are ragged: ValueError for a length that differs from its first
     sibling's, TypeError where a number and a sequence meet at the same depth."""
     level = [data]
@@ -83,15 +153,25 @@ def _check_nested(data: Any) -> None:
         if any(seqs) and not all(seqs):
             kind = type(level[seqs.index(False) if seqs[0] else seqs.index(True)]).__name__
             want = "a sequence" if seqs[0] else "a number"
-            raise TypeError(f"tensor: expected {want} at dim {dim}, like the first element there, got {kind}")
+            raise TypeError(f"{op}: expected {want} at dim {dim}, like the first element there, got {kind}")
         if not seqs[0]:
             return
         length = len(level[0])
         for v in level:
             if len(v) != length:
-                raise ValueError(f"tensor: expected sequence of length {length} at dim {dim} (got {len(v)})")
+                raise ValueError(f"{op}: expected sequence of length {length} at dim {dim} (got {len(v)})")
         level = [u for v in level for u in v]
         dim += 1
+
+
+def backend_for(device: Any, op: str) -> Backend:
+    """``get_backend(device)``, its errors naming ``op``; an unknown device or GPU index is PyTorch's RuntimeError."""
+    try:
+        return get_backend(device)
+    except ValueError as e:
+        raise InputError(f"{op}: {e}") from None
+    except RuntimeError as e:
+        raise RuntimeError(f"{op}: {e}") from None
 
 
 class Tensor:
@@ -104,9 +184,11 @@ class Tensor:
     def __init__(
         self, data: Any, dtype: Any = None, device: str | Device | None = None, requires_grad: bool = False
     ) -> None:
-        be = get_backend(device if device is not None else (data.device if isinstance(data, Tensor) else None))
+        if device is None and isinstance(data, Tensor):
+            device = data.device
+        be = backend_for(device, "tensor")
         with be.enter():
-            self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be)
+            self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be, "tensor")
         self._be = be
         self._requires_grad = False
         self._grad = None
@@ -181,7 +263,7 @@ class Tensor:
                 raise RuntimeError("requires_grad: cannot turn off requires_grad of a non-leaf tensor; use detach()")
             return
         if value and self.data.dtype.kind != "f":
-            raise TypeError(
+            raise InputTypeError(
                 f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
             )
         self._requires_grad = bool(value)
@@ -201,7 +283,7 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
             if value.shape != self.shape or value._be is not self._be or value.dtype != self.dtype:
-                raise ValueError(
+                raise InputError(
                     f"grad: assigned gradient has shape {value.shape}, dtype {value.dtype} on {value.device}; "
                     f"expected shape {self.shape}, dtype {self.dtype} on {self.device}"
                 )
@@ -213,6 +295,8 @@ class Tensor:
 
     @property
     def mT(self) -> Tensor:
+        if self.ndim < 2:
+            raise InputError(f"mT: only supported on matrices or batches of matrices, got a {self.ndim}-D tensor")
         return _ops.transpose(self, -2, -1)
 
     # ---- conversion and devices ------------------------------------------------------------
@@ -237,7 +321,7 @@ class Tensor:
         """The single value as a Python number (waits for the GPU)."""
         _host_read(self, "item()")
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+            raise InputError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -270,6 +354,8 @@ class Tensor:
         for a in args:
             if isinstance(a, (str, Device)):
                 device = a
+            elif isinstance(a, numbers.Integral) and not isinstance(a, bool):
+                device = f"cuda:{a}"  # a bare int is a GPU index, as PyTorch
             elif isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
             else:
@@ -337,12 +423,12 @@ class Tensor:
     def _scalar(self, what: str) -> Any:
         _host_read(self, what)
         if self.data.size != 1:
-            raise ValueError(f"{what}: only one-element tensors can be converted, got shape {self.shape}")
+            raise InputError(f"{what}: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(
+            raise InputError(
                 f"bool(): the truth value of a tensor with {self.data.size} elements is ambiguous; use any() or all()"
             )
         return bool(self._scalar("bool()"))

@@ -555,3 +555,143 @@ def test_class_target_and_option_errors(device: str) -> None:
         ours = F.cross_entropy(gpubp.tensor(xs, device=device), gpubp.tensor(ts, device=device), label_smoothing=-0.1)
         theirs = torch.nn.functional.cross_entropy(torch.tensor(xs), torch.tensor(ts), label_smoothing=-0.1)
         _close(ours, theirs, 1e-12)  # PyTorch smooths only above 0: a negative value means none
+
+
+# ---- activations and regression losses: dtypes, arguments and shapes as PyTorch ------------------------------------
+_FLOAT_ONLY = ("gelu", "silu", "softplus", "elu", "leaky_relu")
+
+
+@pytest.mark.parametrize("op", _FLOAT_ONLY + ("softmax", "log_softmax"))
+def test_float_only_activations_refuse_integers_and_bools(device: str, op: str) -> None:
+    fn = getattr(F, op)
+    for dtype in (gpubp.int64, gpubp.bool):
+        x = gpubp.tensor(rng_for("act-int", op).integers(0, 2, 3), device=device).to(dtype)
+        with pytest.raises(TypeError, match=rf"{op}: not implemented for {dtype} input"):
+            fn(x)
+        with pytest.raises(RuntimeError):  # PyTorch raises NotImplementedError: both classes catch gpubp's
+            fn(x)
+        if torch is not None:
+            with pytest.raises(NotImplementedError):
+                args = (-1,) if "softmax" in op else ()
+                getattr(torch.nn.functional, op)(torch.tensor(x.cpu().numpy()), *args)
+
+
+def test_relu_keeps_an_integer_dtype_and_refuses_bools(device: str) -> None:
+    a = rng_for("relu-int").integers(-5, 5, 7)
+    y = F.relu(gpubp.tensor(a, device=device))
+    assert y.dtype == gpubp.int64
+    np.testing.assert_array_equal(y.cpu().numpy(), np.maximum(a, 0))
+    with pytest.raises(RuntimeError, match="relu: Boolean inputs not supported"):
+        F.relu(gpubp.tensor([True, False], device=device))
+    for op in ("sigmoid", "tanh"):  # PyTorch computes these of integers and bools, as float32
+        out = getattr(F, op)(gpubp.tensor([True, False], device=device))
+        assert out.dtype == gpubp.float32
+    if torch is not None:
+        assert torch.relu(torch.tensor(a)).dtype == torch.int64
+        np.testing.assert_array_equal(y.cpu().numpy(), torch.relu(torch.tensor(a)).numpy())
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, -2.5])
+def test_softplus_takes_any_beta_as_torch(device: str, beta: float) -> None:
+    xs = rng_for("softplus-beta", beta).standard_normal(6) * 10
+    x = gpubp.tensor(xs, device=device, requires_grad=True)
+    y = F.softplus(x, beta=beta)
+    y.sum().backward()
+    if torch is not None:
+        tx = torch.tensor(xs, requires_grad=True)
+        ty = torch.nn.functional.softplus(tx, beta=beta)
+        ty.sum().backward()
+        np.testing.assert_allclose(_np(y), ty.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(_np(x.grad), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_activation_arguments_are_checked(device: str) -> None:
+    x = gpubp.tensor(rng_for("act-args").standard_normal(3), device=device)
+    for fn, kw in ((F.leaky_relu, "negative_slope"), (F.elu, "alpha"), (F.softplus, "beta")):
+        with pytest.raises(TypeError, match=rf"{fn.__name__}: argument '{kw}' must be a number, got str"):
+            fn(x, "a")
+    with pytest.raises(RuntimeError, match="gelu: approximate argument must be either 'none' or 'tanh', got 'bad'"):
+        F.gelu(x, approximate="bad")
+    with pytest.raises(ValueError, match="gelu: approximate"):
+        nn.GELU(approximate="bad")(x)
+    if torch is not None:
+        with pytest.raises(TypeError):
+            torch.nn.functional.leaky_relu(torch.zeros(3), "a")
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.gelu(torch.zeros(3), approximate="bad")
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_rows_with_no_elements_is_empty(device: str, op: str) -> None:
+    x = gpubp.zeros(3, 0, device=device, requires_grad=True)
+    y = getattr(F, op)(x, 1)
+    assert y.shape == (3, 0) and y.dtype == gpubp.float32
+    y.sum().backward()
+    assert x.grad.shape == (3, 0)
+    if torch is not None:
+        assert tuple(getattr(torch.nn.functional, op)(torch.zeros(3, 0), 1).shape) == (3, 0)
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"])
+@pytest.mark.parametrize("shapes", [((3,), (1,)), ((1,), (3,)), ((2, 3), (3,)), ((4, 1), (1, 5))])
+def test_regression_losses_broadcast_as_torch(device: str, op: str, shapes: tuple) -> None:
+    rng = rng_for("loss-broadcast", op, shapes)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    x = gpubp.tensor(a, device=device, requires_grad=True)
+    t = gpubp.tensor(b, device=device, requires_grad=True)
+    for reduction in ("mean", "sum", "none"):
+        x.grad = t.grad = None
+        y = getattr(F, op)(x, t, reduction=reduction)
+        y.sum().backward()
+        assert x.grad.shape == x.shape and t.grad.shape == t.shape
+        if torch is not None:
+            tx, tt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+            with pytest.warns(UserWarning):  # PyTorch warns that the sizes differ; gpubp follows it quietly
+                ty = getattr(torch.nn.functional, op)(tx, tt, reduction=reduction)
+            ty.sum().backward()
+            _close(y, ty, 1e-12)
+            _close(x.grad, tx.grad, 1e-12)
+            _close(t.grad, tt.grad, 1e-12)
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"])
+def test_regression_losses_refuse_shapes_that_do_not_broadcast(device: str, op: str) -> None:
+    x, t = gpubp.ones(3, device=device), gpubp.ones(2, device=device)
+    for exc in (ValueError, RuntimeError):  # PyTorch: RuntimeError "The size of tensor a (3) must match ..."
+        with pytest.raises(exc, match=rf"{op}: input has shape \(3,\) but target has shape \(2,\)"):
+            getattr(F, op)(x, t)
+    if torch is not None:
+        with pytest.raises(RuntimeError), pytest.warns(UserWarning):  # it warns of the sizes, then raises
+            getattr(torch.nn.functional, op)(torch.ones(3), torch.ones(2))
+
+
+def test_mse_loss_takes_an_integer_target_but_not_two(device: str) -> None:
+    rng = rng_for("mse-int")
+    a, b = rng.standard_normal(5), rng.integers(-3, 3, 5)
+    x = gpubp.tensor(a.astype(np.float32), device=device)
+    y = F.mse_loss(x, gpubp.tensor(b, device=device))
+    assert y.dtype == gpubp.float32
+    np.testing.assert_allclose(_np(y), np.mean((a.astype(np.float32) - b) ** 2), rtol=1e-6)
+    with pytest.raises(TypeError, match="mse_loss: not implemented for int64 input and int64 target"):
+        F.mse_loss(gpubp.tensor(b, device=device), gpubp.tensor(b, device=device))
+    if torch is not None:
+        ty = torch.nn.functional.mse_loss(torch.tensor(a.astype(np.float32)), torch.tensor(b))
+        _close(y, ty, 1e-6)
+
+
+@pytest.mark.parametrize("op", ["cross_entropy", "nll_loss"])
+def test_class_targets_must_be_int64_or_uint8(device: str, op: str) -> None:
+    rng = rng_for("target-dtype", op)
+    x = gpubp.tensor(rng.standard_normal((4, 3)).astype(np.float32), device=device)
+    ts = np.array([0, 1, 2, 1])
+    for dtype in ("int32", "int16", "int8"):
+        with pytest.raises(RuntimeError, match=rf"{op}: expected target dtype to be int64 or uint8 .* got {dtype}"):
+            getattr(F, op)(x, gpubp.tensor(ts.astype(dtype), device=device))
+        if torch is not None:
+            with pytest.raises(RuntimeError):
+                getattr(torch.nn.functional, op)(torch.tensor(x.cpu().numpy()), torch.tensor(ts.astype(dtype)))
+    ours = getattr(F, op)(x, gpubp.tensor(ts.astype(np.uint8), device=device))
+    assert np.isfinite(_np(ours))
+    if torch is not None:
+        theirs = getattr(torch.nn.functional, op)(torch.tensor(x.cpu().numpy()), torch.tensor(ts.astype(np.uint8)))
+        _close(ours, theirs, 1e-6)

@@ -3,6 +3,8 @@ gradchecks of every layer, train/eval behaviour, and the Module API."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from conftest import rng_for, torch
@@ -311,20 +313,43 @@ def test_load_state_dict_errors_change_nothing(device: str) -> None:
     good = {k: v.clone() + 1 for k, v in m.state_dict().items()}
     missing = dict(good)
     missing.pop("fc.weight")
-    with pytest.raises(KeyError, match=r"missing keys \['fc.weight'\]"):
-        m.load_state_dict(missing)
-    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
-        m.load_state_dict({**good, "extra": gpubp.zeros(1, device=device)})
+    for exc in (KeyError, RuntimeError):  # a KeyError, and the RuntimeError PyTorch raises
+        with pytest.raises(exc, match=r"missing keys \['fc.weight'\]"):
+            m.load_state_dict(missing)
+        with pytest.raises(exc, match=r"unexpected keys \['extra'\]"):
+            m.load_state_dict({**good, "extra": gpubp.zeros(1, device=device)})
     bad_shape = {**good, "layers.1.weight": gpubp.zeros(3, 4, device=device)}
-    with pytest.raises(ValueError, match=r"'layers.1.weight' has shape \(3, 4\) in the state dict, expected \(2, 4\)"):
-        m.load_state_dict(bad_shape)
-    bad_dtype = {**good, "fc.bias": gpubp.zeros(4, dtype=gpubp.float64, device=device)}
-    with pytest.raises(TypeError, match="'fc.bias' has dtype float64"):
-        m.load_state_dict(bad_dtype)
+    for exc in (ValueError, RuntimeError):
+        with pytest.raises(exc, match=r"'layers.1.weight' has shape \(3, 4\) in the state dict, expected \(2, 4\)"):
+            m.load_state_dict(bad_shape)
+        with pytest.raises(exc, match=r"'layers.1.weight' has shape \(3, 4\) in the state dict"):
+            m.load_state_dict(bad_shape, strict=False)  # a size mismatch is an error without strict too, as PyTorch
+    with pytest.raises(TypeError, match=r"load_state_dict: 'fc.bias' is a NoneType in the state dict"):
+        m.load_state_dict({**good, "fc.bias": None})
+    # an error later in the dict (fc.bias comes after fc.weight) changes nothing, not even the keys before it
+    with pytest.raises(TypeError, match=r"'fc.bias' is a list"):
+        m.load_state_dict({**good, "fc.bias": [0.0] * 4})
     for k, v in m.state_dict().items():
         np.testing.assert_array_equal(v.detach().cpu().numpy(), before[k])
     missing_ok, unexpected = m.load_state_dict(missing, strict=False)
     assert missing_ok == ["fc.weight"] and unexpected == []
+
+
+def test_load_state_dict_casts_another_dtype_as_torch(device: str) -> None:
+    """A float64 or integer value loaded into a float32 parameter is cast on copy (PyTorch's copy_ semantics)."""
+    rng = rng_for("load cast")
+    m = nn.Linear(3, 2).to(device)
+    w = rng.standard_normal((2, 3))
+    b = rng.integers(-5, 5, 2)
+    m.load_state_dict({"weight": gpubp.tensor(w, device=device), "bias": gpubp.tensor(b, device=device)})
+    assert m.weight.dtype == gpubp.float32 and m.bias.dtype == gpubp.float32 and m.weight.requires_grad
+    np.testing.assert_allclose(m.weight.detach().cpu().numpy(), w.astype(np.float32))
+    np.testing.assert_array_equal(m.bias.detach().cpu().numpy(), b.astype(np.float32))
+    if torch is not None:
+        t = torch.nn.Linear(3, 2)
+        t.load_state_dict({"weight": torch.tensor(w), "bias": torch.tensor(b)})
+        np.testing.assert_allclose(m.weight.detach().cpu().numpy(), t.weight.detach().numpy())
+        np.testing.assert_array_equal(m.bias.detach().cpu().numpy(), t.bias.detach().numpy())
 
 
 def test_zero_grad_and_train_step(device: str) -> None:
@@ -418,3 +443,123 @@ def test_assigning_a_buffer_keeps_it_in_the_state_dict(device: str) -> None:
     assert bn.state_dict()["running_mean"].tolist() == [2.0, 2.0, 2.0]
     bn.extra = gpubp.zeros(1, device=device)  # a plain tensor attribute is not state
     assert "extra" not in bn.state_dict()
+
+
+# ---- bad arguments and inputs raise what PyTorch raises (gpubp.errors: ValueError/TypeError and RuntimeError) -------
+_BAD_BUILDS = [
+    (RuntimeError, "Linear: in_features must be >= 0, got -1", lambda m: m.Linear(-1, 3)),
+    (RuntimeError, "Conv2d: kernel_size must be positive, got -1", lambda m: m.Conv2d(3, 4, -1)),
+    (TypeError, r"Conv2d: kernel_size must be an int or a tuple of 2 ints, got 2.5", lambda m: m.Conv2d(3, 4, 2.5)),
+    (RuntimeError, "BatchNorm1d: num_features must be positive, got -1", lambda m: m.BatchNorm1d(-1)),
+    (RuntimeError, "LayerNorm: normalized_shape must be >= 0, got -1", lambda m: m.LayerNorm(-1)),
+    (RuntimeError, "Embedding: embedding_dim must be >= 0, got -3", lambda m: m.Embedding(10, -3)),
+    (TypeError, "Dropout: dropout probability p must be a number, got str", lambda m: m.Dropout("a")),
+    (RuntimeError, "Embedding: num_embeddings must be positive, got -1", lambda m: m.Embedding(-1, 3)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "exc,match,build", _BAD_BUILDS, ids=[c[1].split(":")[0] + str(i) for i, c in enumerate(_BAD_BUILDS)]
+)
+def test_layer_constructors_raise_torchs_exception_class(device: str, exc: type, match: str, build: Any) -> None:
+    with pytest.raises(exc, match=match):
+        build(nn)
+    if torch is not None:
+        with pytest.raises(exc):
+            build(TNN)
+
+
+def _forward_cases(device: str) -> list:
+    rng = rng_for("bad forwards")
+
+    def x(*shape: int, dtype: str = "float32") -> gpubp.Tensor:
+        return gpubp.tensor(rng.standard_normal(shape).astype(dtype), device=device)
+
+    return [
+        (RuntimeError, r"Linear: expected input of shape \(\.\.\., 3\), got \(\)", lambda m: m.Linear(3, 4), x()),
+        (RuntimeError, "Linear: input dtype float64 does not match weight dtype float32", lambda m: m.Linear(3, 4),
+         x(2, 3, dtype="float64")),
+        (RuntimeError, "Conv2d: expected input", lambda m: m.Conv2d(2, 3, 3), x(1, 3, 5, 5)),
+        (RuntimeError, r"conv2d: kernel \(3, 3\) .* is larger than the padded input", lambda m: m.Conv2d(2, 3, 3),
+         x(1, 2, 2, 2)),
+        (RuntimeError, "conv1d: kernel size 3 .* is larger than the padded input length 2", lambda m: m.Conv1d(2, 3, 3),
+         x(1, 2, 2)),
+        (RuntimeError, r"max_pool2d: kernel \(2, 2\) is larger than the input", lambda m: m.MaxPool2d(2), x(1, 1, 1, 1)),
+        (RuntimeError, "adaptive_avg_pool2d: expected input", lambda m: m.AdaptiveAvgPool2d(2), x(5)),
+        (RuntimeError, "BatchNorm1d: expected a 2-D or 3-D input with 3 channels", lambda m: m.BatchNorm1d(3), x(2, 4)),
+        (RuntimeError, r"layer_norm: input shape \(2, 3\) does not end with normalized_shape \(4,\)",
+         lambda m: m.LayerNorm(4), x(2, 3)),
+        (RuntimeError, "embedding: indices must be integers", lambda m: m.Embedding(10, 3), x(2)),
+        (RuntimeError, r"RNN: expected input .*\(input.size\(-1\) = 3\)", lambda m: m.RNN(4, 5), x(3, 2, 3)),
+        (ValueError, "LSTM: input dtype float64 does not match weight dtype float32", lambda m: m.LSTM(4, 5),
+         x(3, 2, 4, dtype="float64")),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("k", range(12))
+def test_layer_forwards_raise_torchs_exception_class(device: str, k: int) -> None:
+    exc, match, build, x = _forward_cases(device)[k]
+    m = build(nn).to(device)
+    before = {n: v.detach().cpu().numpy().copy() for n, v in m.state_dict().items()}
+    with pytest.raises(exc, match=match):
+        m(x)
+    for n, v in m.state_dict().items():  # nothing changed (batch norm's running statistics included)
+        np.testing.assert_array_equal(v.detach().cpu().numpy(), before[n])
+    if torch is not None:
+        arr = x.cpu().numpy()
+        with pytest.raises(exc):
+            build(TNN)(torch.tensor(arr))
+
+
+def test_batch_norm_of_integers_is_a_type_error(device: str) -> None:
+    m = nn.BatchNorm2d(3).to(device)
+    x = gpubp.tensor(rng_for("bn-int").integers(0, 5, (2, 3, 2, 2)), device=device)
+    with pytest.raises(TypeError, match="batch_norm: not implemented for int64 input"):
+        m(x)
+    np.testing.assert_array_equal(m.running_mean.cpu().numpy(), np.zeros(3, np.float32))
+    if torch is not None:
+        with pytest.raises(NotImplementedError):
+            TNN.BatchNorm2d(3)(torch.tensor(x.cpu().numpy()))
+
+
+def test_recurrent_initial_states_are_checked(device: str) -> None:
+    rng = rng_for("rnn-h0")
+    x = gpubp.tensor(rng.standard_normal((3, 2, 4)).astype(np.float32), device=device)
+    h_bad = gpubp.zeros(1, 3, 5, device=device)
+    with pytest.raises(RuntimeError, match=r"RNN: initial state h_0 must have shape \(1, 2, 5\), got \(1, 3, 5\)"):
+        nn.RNN(4, 5).to(device)(x, h_bad)
+    lstm = nn.LSTM(4, 5).to(device)
+    with pytest.raises(IndexError, match=r"LSTM: hx must be a tuple \(h_0, c_0\) of two tensors, got Tensor"):
+        lstm(x, gpubp.zeros(1, 2, 5, device=device))
+    with pytest.raises(RuntimeError, match=r"LSTM: initial state c_0 must have shape \(1, 2, 5\), got \(1, 3, 5\)"):
+        lstm(x, (gpubp.zeros(1, 2, 5, device=device), h_bad))
+    if torch is not None:
+        tx = torch.tensor(x.cpu().numpy())
+        with pytest.raises(RuntimeError):
+            TNN.RNN(4, 5)(tx, torch.zeros(1, 3, 5))
+        with pytest.raises(IndexError):
+            TNN.LSTM(4, 5)(tx, torch.zeros(1, 2, 5))
+        with pytest.raises(RuntimeError):
+            TNN.LSTM(4, 5)(tx, (torch.zeros(1, 2, 5), torch.zeros(1, 3, 5)))
+
+
+def test_register_parameter_and_buffer_refuse_what_torch_refuses(device: str) -> None:
+    m = nn.Linear(2, 2).to(device)
+    t = gpubp.zeros(3, device=device)
+    with pytest.raises(TypeError, match="register_parameter: cannot assign a Tensor to parameter 'p'"):
+        m.register_parameter("p", t)
+    with pytest.raises(KeyError, match="register_buffer: attribute 'weight' already exists"):
+        m.register_buffer("weight", t)
+    with pytest.raises(KeyError, match="register_parameter: attribute 'training' already exists"):
+        m.register_parameter("training", None)
+    assert "p" not in dict(m.named_parameters()) and isinstance(m.weight, nn.Parameter)
+    m.register_buffer("b", t)  # a new name, and a registered one replaced, are fine
+    m.register_buffer("b", gpubp.ones(3, device=device))
+    m.register_parameter("bias", None)
+    assert m.bias is None and m.b.shape == (3,)
+    if torch is not None:
+        tm = TNN.Linear(2, 2)
+        with pytest.raises(TypeError):
+            tm.register_parameter("p", torch.zeros(3))
+        with pytest.raises(KeyError):
+            tm.register_buffer("weight", torch.zeros(3))

@@ -79,6 +79,9 @@ CASES = [
     ("linear", gpubp.linear, lambda x, w, b: F.linear(x, w, b), [(6, 4), (3, 4), (3,)], "any"),
     ("linear", gpubp.linear, lambda x, w, b: F.linear(x, w, b), [(2, 5, 4), (3, 4), (3,)], "any"),
     ("linear", lambda x, w: gpubp.linear(x, w), lambda x, w: F.linear(x, w), [(4,), (3, 4)], "any"),
+    ("linear", lambda x, w: gpubp.linear(x, w), lambda x, w: F.linear(x, w), [(5, 4), (4,)], "any"),  # 1-D weight
+    ("linear", gpubp.linear, lambda x, w, b: F.linear(x, w, b), [(6, 4), (3, 4), ()], "any"),  # 0-d bias
+    ("linear", gpubp.linear, lambda x, w, b: F.linear(x, w, b), [(2, 4), (3, 4), (2, 3)], "any"),  # bias as output
     ("sum", lambda a: a.sum(), lambda a: a.sum(), [(3, 4)], "any"),
     ("sum", lambda a: a.sum(1), lambda a: a.sum(1), [(3, 4)], "any"),
     ("sum", lambda a: a.sum((0, 2), keepdim=True), lambda a: a.sum((0, 2), keepdim=True), [(2, 3, 4)], "any"),
@@ -101,6 +104,8 @@ CASES = [
     ("norm", lambda a: a.norm(1, dim=1), lambda a: torch.linalg.vector_norm(a, 1, dim=1), [(3, 4)], "away"),
     ("norm", lambda a: a.norm(math.inf, dim=0), lambda a: torch.linalg.vector_norm(a, math.inf, dim=0), [(3, 4)], "any"),
     ("norm", lambda a: a.norm(3, dim=-1, keepdim=True), lambda a: torch.linalg.vector_norm(a, 3, dim=-1, keepdim=True), [(2, 5)], "away"),
+    ("norm", lambda a: a.norm(-1.5, dim=1), lambda a: torch.linalg.vector_norm(a, -1.5, dim=1), [(3, 4)], "away"),
+    ("norm", lambda a: a.norm(0) + a.sum(), lambda a: torch.linalg.vector_norm(a, 0) + a.sum(), [(3, 4)], "away"),
     ("reshape", lambda a: a.reshape(4, -1) * 2, lambda a: a.reshape(4, -1) * 2, [(2, 3, 2)], "any"),
     ("flatten", lambda a: a.flatten(1) * 2, lambda a: a.flatten(1) * 2, [(2, 3, 2)], "any"),
     ("transpose", lambda a: a.transpose(0, 2) * 2, lambda a: a.transpose(0, 2) * 2, [(2, 3, 4)], "any"),

@@ -12,6 +12,7 @@ import os
 import warnings
 from typing import Any
 
+from ..errors import InputError
 from .base import Backend
 
 __all__ = [
@@ -80,7 +81,7 @@ def parse_device(device: str | Device) -> Device:
             return Device("cuda", 0)
         if idx.isdigit():
             return Device("cuda", int(idx))
-    raise ValueError(f"unknown device '{device}': expected 'cpu', 'cuda' or 'cuda:N'")
+    raise InputError(f"unknown device '{device}': expected 'cpu', 'cuda' or 'cuda:N'")
 
 
 _backends: dict[Device, Backend] = {}
@@ -155,7 +156,7 @@ def get_backend(device: str | Device | None = None) -> Backend:
         if n == 0:
             raise RuntimeError(f"device '{dev}': CuPy is installed but no CUDA GPU is visible")
         if dev.index >= n:
-            raise ValueError(f"device '{dev}': only {n} CUDA device(s) found (cuda:0 to cuda:{n - 1})")
+            raise InputError(f"device '{dev}': only {n} CUDA device(s) found (cuda:0 to cuda:{n - 1})")
         from .cupy_backend import CupyBackend
 
         be = CupyBackend(dev.index)

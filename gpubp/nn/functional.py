@@ -7,6 +7,7 @@ the rest are compositions of ops, so their gradients come from the tape.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from .. import ops
 from ..autograd import no_grad
 from ..backend import get_backend
+from ..errors import InputError, InputTypeError
 from ..ops import (
     avg_pool2d,
     conv2d,
@@ -32,13 +34,14 @@ from ..ops import (
     softplus,
     tanh,
 )
+from ..ops.conv import _conv2d
 from ..ops.loss import (
     TargetError,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    check_broadcast_pair,
     check_class_target,
     check_label_smoothing,
-    check_pair,
     check_reduction,
     host_values,
 )
@@ -87,18 +90,41 @@ def conv1d(
     groups: int = 1,
 ) -> Tensor:
     """1-D convolution of x (N, C, L) with weight (O, C/groups, K): conv2d on a height of 1."""
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"conv1d: input and weight must be Tensors, got {type(x).__name__} and {type(weight).__name__}")
     if x.ndim != 3 or weight.ndim != 3:
-        raise ValueError(
+        raise InputError(
             f"conv1d: expected input (N, C, L) and weight (O, C/groups, K), got {x.shape} and {weight.shape}"
         )
-    out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), (0, padding), (1, dilation), groups)
+    s, p, d = (_single(v, name) for v, name in ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    if s < 1 or d < 1 or p < 0:
+        raise InputError(
+            f"conv1d: stride and dilation must be >= 1 and padding >= 0, got stride={stride}, padding={padding}, "
+            f"dilation={dilation}"
+        )
+    k, length = weight.shape[2], x.shape[2]
+    if length + 2 * p < d * (k - 1) + 1:  # PyTorch: "Kernel size can't be greater than actual input size"
+        raise InputError(
+            f"conv1d: kernel size {k} (dilation {d}) is larger than the padded input length {length + 2 * p} "
+            f"(input shape {x.shape}, padding {p})"
+        )
+    out = _conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p), (1, d), groups, "conv1d")
     return out.squeeze(2)
+
+
+def _single(v: Any, name: str) -> int:
+    """conv1d's stride, padding or dilation: an int or a tuple of one int."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+        raise InputTypeError(f"conv1d: {name} must be an int or a tuple of 1 int, got {v!r}")
+    return int(v)
 
 
 def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size, with PyTorch's bins [floor(i H / OH), ceil((i + 1) H / OH))."""
     if x.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: expected input (N, C, H, W), got shape {x.shape}")
+        raise InputError(f"adaptive_avg_pool2d: expected input (N, C, H, W), got shape {x.shape}")
     oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     h, w = x.shape[2:]
     if (oh, ow) == (1, 1):
@@ -115,6 +141,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only)."""
+    if not isinstance(p, numbers.Real):
+        raise TypeError(f"dropout: p must be a number, got {type(p).__name__} {p!r}")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -145,7 +173,7 @@ def _check_batch_norm_args(x: Tensor, stats: dict[str, Tensor | None]) -> None:
         if not isinstance(t, Tensor):
             raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(t).__name__}")
         if t.numel() != c:
-            raise RuntimeError(f"batch_norm: {name} should contain {c} elements (one per channel), not {t.numel()}")
+            raise InputError(f"batch_norm: {name} should contain {c} elements (one per channel), not {t.numel()}")
     allowed = {x.dtype, np.dtype(np.float32)} if x.dtype == np.float16 else {x.dtype}
     wrong = {name: t.dtype for name, t in params.items() if t.dtype not in allowed}
     if wrong:
@@ -169,14 +197,16 @@ def batch_norm(
     if not isinstance(x, Tensor):
         raise TypeError(f"batch_norm: input must be a Tensor, got {type(x).__name__}")
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected input (N, C, ...), got shape {x.shape}")
+        raise InputError(f"batch_norm: expected input (N, C, ...), got shape {x.shape}")
+    if x.dtype.kind != "f":  # PyTorch: NotImplementedError "batch_norm" not implemented for 'Long'
+        raise InputTypeError(f"batch_norm: not implemented for {x.dtype} input; expected a floating-point tensor")
     stats = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
     _check_batch_norm_args(x, stats)
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
         n = x.numel() // x.shape[1]
         if n < 2:
-            raise ValueError(f"batch_norm: training needs more than 1 value per channel, got input shape {x.shape}")
+            raise InputError(f"batch_norm: training needs more than 1 value per channel, got input shape {x.shape}")
         mean = x.mean(axes, keepdim=True)
         var = x.var(axes, correction=0, keepdim=True)
         if running_mean is not None and running_var is not None:
@@ -201,7 +231,9 @@ def layer_norm(
     """Normalize over the last len(normalized_shape) dims."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape) :] != shape:
-        raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}")
+        raise InputError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}")
+    if x.dtype.kind != "f":  # PyTorch: NotImplementedError "LayerNormKernelImpl" not implemented for 'Long'
+        raise InputTypeError(f"layer_norm: not implemented for {x.dtype} input; expected a floating-point tensor")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     mean = x.mean(axes, keepdim=True)
     y = (x - mean) * (x.var(axes, correction=0, keepdim=True) + eps).rsqrt()
@@ -220,10 +252,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise TypeError(
             f"embedding: input and weight must be Tensors, got {type(input).__name__} and {type(weight).__name__}"
         )
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got {input.dtype}")
+    if input.dtype.kind not in "iu":  # PyTorch: a RuntimeError ("Expected tensor for argument #1 'indices' ...")
+        raise InputTypeError(f"embedding: indices must be integers (int64 or int32), got {input.dtype}")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+        raise InputError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     n = weight.shape[0]
     if padding_idx is not None:
         if not -n <= padding_idx < n:
@@ -266,14 +298,14 @@ def _reduce(loss: Tensor, reduction: str, denom: Any = None) -> Tensor:
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
-    check_pair("l1_loss", input, target)
+    check_broadcast_pair("l1_loss", input, target)
     check_reduction("l1_loss", reduction)
     return _reduce((input - target).abs(), reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target."""
-    check_pair("huber_loss", input, target)
+    check_broadcast_pair("huber_loss", input, target)
     check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
@@ -284,7 +316,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
-    check_pair("smooth_l1_loss", input, target)
+    check_broadcast_pair("smooth_l1_loss", input, target)
     check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")

@@ -10,6 +10,7 @@ from typing import Any
 from .. import creation
 from ..autograd import no_grad
 from ..backend import default_device
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -21,11 +22,12 @@ def _param(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
 
 
 def _int_arg(layer: str, name: str, value: Any, minimum: int) -> int:
-    """A constructor's int argument, at least ``minimum``: TypeError for a non-int, ValueError below it."""
+    """A constructor's int argument, at least ``minimum``: TypeError for a non-int, InputError (a ValueError, and
+    PyTorch's RuntimeError) below it."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{layer}: {name} must be an int, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{layer}: {name} must be {'positive' if minimum == 1 else f'>= {minimum}'}, got {value}")
+        raise InputError(f"{layer}: {name} must be {'positive' if minimum == 1 else f'>= {minimum}'}, got {value}")
     return int(value)
 
 
@@ -33,8 +35,10 @@ def _tuple_arg(layer: str, name: str, value: Any, dims: int, minimum: int) -> tu
     """An int or a ``dims``-tuple of ints (kernel_size, stride, ...), each at least ``minimum``."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,) * dims
-    if not isinstance(value, (tuple, list)) or len(value) != dims:
-        raise ValueError(f"{layer}: {name} must be an int or a tuple of {dims} ints, got {value!r}")
+    if not isinstance(value, (tuple, list)):  # a float or a string: PyTorch's TypeError
+        raise InputTypeError(f"{layer}: {name} must be an int or a tuple of {dims} ints, got {value!r}")
+    if len(value) != dims:
+        raise InputError(f"{layer}: {name} must be an int or a tuple of {dims} ints, got {value!r}")
     return tuple(_int_arg(layer, name, v, minimum) for v in value)
 
 
@@ -69,7 +73,12 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: expected input of shape (..., {self.in_features}), got {x.shape}")
+            raise InputError(f"Linear: expected input of shape (..., {self.in_features}), got {x.shape}")
+        if x.dtype != self.weight.dtype:  # PyTorch: "mat1 and mat2 must have the same dtype" (a RuntimeError)
+            raise InputTypeError(
+                f"Linear: input dtype {x.dtype} does not match weight dtype {self.weight.dtype}; convert the input "
+                f"with .to({self.weight.dtype}) or the layer with .to(dtype={x.dtype})"
+            )
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -98,14 +107,14 @@ class _ConvNd(Module):
         out_channels = _int_arg(layer, "out_channels", out_channels, 0)
         groups = _int_arg(layer, "groups", groups, 1)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(
+            raise InputError(
                 f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
             )
         if padding == "valid":
             padding = 0
         elif isinstance(padding, str):
-            raise ValueError(f"{layer}: padding={padding!r} is not supported; give 'valid', an int or a tuple of ints")
+            raise InputError(f"{layer}: padding={padding!r} is not supported; give 'valid', an int or a tuple of ints")
         k = _tuple_arg(layer, "kernel_size", kernel_size, dims, 1)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
         self.stride = _tuple_arg(layer, "stride", stride, dims, 1)
@@ -119,7 +128,7 @@ class _ConvNd(Module):
     def _check(self, x: Tensor) -> None:
         if x.ndim != self._dims + 2 or x.shape[1] != self.in_channels:
             want = "(N, C, L)" if self._dims == 1 else "(N, C, H, W)"
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got shape {x.shape}"
             )
 
@@ -159,7 +168,7 @@ class MaxPool2d(Module):
             _tuple_arg(layer, "stride", stride, 2, 1)
         pads = _tuple_arg(layer, "padding", padding, 2, 0)
         if any(p > kk // 2 for p, kk in zip(pads, k)):
-            raise ValueError(f"{layer}: padding {padding} must be at most half of kernel_size {kernel_size}")
+            raise InputError(f"{layer}: padding {padding} must be at most half of kernel_size {kernel_size}")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Tensor) -> Tensor:
@@ -206,7 +215,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        if not isinstance(p, numbers.Real):
+            raise TypeError(f"Dropout: dropout probability p must be a number, got {type(p).__name__} {p!r}")
+        if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: dropout probability p must be between 0 and 1, got {p!r}")
         self.p = p
 
@@ -250,7 +261,7 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._dims or x.shape[1] != self.num_features:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} input with "
                 f"{self.num_features} channels in dim 1, got shape {x.shape}"
             )
@@ -287,7 +298,11 @@ class LayerNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        elif not isinstance(normalized_shape, (tuple, list)):
+            raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+        self.normalized_shape = tuple(_int_arg("LayerNorm", "normalized_shape", n, 0) for n in normalized_shape)
         self.eps = eps
         dev = device or default_device()
         if elementwise_affine:

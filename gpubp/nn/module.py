@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import no_grad
+from ..errors import InputError, InputTypeError, StateDictError
 from ..tensor import Tensor
 
 
@@ -80,16 +81,32 @@ class Module:
         """A tensor saved in the state dict but not trained (running statistics)."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        self._check_new_name("register_buffer", name, self._buffers)
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None: an absent optional parameter, like a disabled bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: cannot assign a {type(param).__name__} to parameter '{name}' (a Parameter or "
+                f"None is required; wrap a tensor as nn.Parameter(t))"
+            )
+        self._check_new_name("register_parameter", name, self._parameters)
         if param is None:
             self._parameters[name] = None
             self.__dict__.pop(name, None)
         else:
             setattr(self, name, param)
+
+    def _check_new_name(self, op: str, name: Any, table: dict) -> None:
+        """``name`` is a string that no other attribute holds (a registered one of the same kind is replaced)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{op}: name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{op}: name must be a non-empty string without '.', got {name!r}")
+        if name not in table and hasattr(self, name):
+            raise KeyError(f"{op}: attribute '{name}' already exists")
 
     # ---- traversal -------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -199,8 +216,8 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
-        """Copy values in; with ``strict``, missing or unexpected keys are an error. Shapes and
-        dtypes must match. Everything is checked before anything is copied."""
+        """Copy values in; with ``strict``, missing or unexpected keys are an error. Shapes must match; a value of
+        another dtype is cast on copy, as PyTorch. Everything is checked before anything is copied."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got {type(state_dict).__name__}")
         own = dict(self.named_parameters())
@@ -208,7 +225,7 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(
+            raise StateDictError(
                 f"load_state_dict: {type(self).__name__} state dict mismatch: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
@@ -220,7 +237,7 @@ class Module:
             expected = f"expected a Tensor (or an array) of shape {t.shape} and dtype {t.dtype}"
             if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__"):
                 if np.dtype(v.dtype) not in dtypes.SUPPORTED:
-                    raise TypeError(
+                    raise InputTypeError(
                         f"load_state_dict: '{k}' is an array of dtype {v.dtype} in the state dict, {expected}"
                     )
                 v = Tensor(v, device=t.device)  # arrays are welcome too (a NumPy copy of the weights)
@@ -230,11 +247,11 @@ class Module:
                     if type(v).__module__ == "builtins"
                     else f"{type(v).__module__}.{type(v).__qualname__}"
                 )
-                raise TypeError(f"load_state_dict: '{k}' is a {kind} in the state dict, {expected}")
+                raise InputTypeError(f"load_state_dict: '{k}' is a {kind} in the state dict, {expected}")
             if v.shape != t.shape:
-                raise ValueError(f"load_state_dict: '{k}' has shape {v.shape} in the state dict, expected {t.shape}")
+                raise InputError(f"load_state_dict: '{k}' has shape {v.shape} in the state dict, expected {t.shape}")
             if v.dtype != t.dtype:
-                raise TypeError(f"load_state_dict: '{k}' has dtype {v.dtype} in the state dict, expected {t.dtype}")
+                v = v.detach().to(dtype=t.dtype)  # cast before anything is copied, so a failure changes nothing
             plan.append((t, v))
         with no_grad():
             for t, v in plan:

@@ -9,6 +9,7 @@ import numbers
 from typing import Any
 
 from .. import ops
+from ..errors import InputError, InputIndexError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -67,30 +68,41 @@ class _RNNBase(Module):
     def _check(self, x: Tensor) -> None:
         order = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         layer = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{layer}: input must be a Tensor, got {type(x).__name__}")
         if x.ndim != 3 or x.shape[2] != self.input_size:
             got = f"input.size(-1) = {x.shape[-1]}" if x.ndim == 3 else f"a {x.ndim}-D input"
-            raise ValueError(
+            raise InputError(
                 f"{layer}: expected input {order} with input_size={self.input_size}, got shape {x.shape} ({got})"
+            )
+        w = self.weight_ih_l0
+        if x.dtype != w.dtype:  # PyTorch: a ValueError ("RNN input dtype ... does not match weight dtype ...")
+            raise InputError(
+                f"{layer}: input dtype {x.dtype} does not match weight dtype {w.dtype}; convert the input with "
+                f".to({w.dtype}) or the model with .to(dtype={x.dtype})"
             )
         if x.shape[1 if self.batch_first else 0] == 0:
             raise RuntimeError(
                 f"{layer}: expected sequence length to be larger than 0, got input of shape {x.shape} {order}"
             )
 
-    def _initial(self, h0: Tensor | None, like: Tensor, batch: int) -> Tensor:
+    def _initial(self, h0: Tensor | None, like: Tensor, batch: int, name: str = "h_0") -> Tensor:
         shape = (self.num_layers, batch, self.hidden_size)
         if h0 is None:
             with like._be.enter():
                 return Tensor._wrap(like._be.xp.zeros(shape, dtype=like.dtype), like._be)
+        layer = type(self).__name__
+        if not isinstance(h0, Tensor):
+            raise TypeError(f"{layer}: initial state {name} must be a Tensor or None, got {type(h0).__name__}")
         if h0.shape != shape:
-            raise ValueError(f"{type(self).__name__}: initial state must have shape {shape}, got {h0.shape}")
+            raise InputError(f"{layer}: initial state {name} must have shape {shape}, got {h0.shape}")
         return h0
 
     def _run(self, x: Tensor, h0: Tensor | None, c0: Tensor | None = None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         self._check(x)
         batch = x.shape[0] if self.batch_first else x.shape[1]
         h0 = self._initial(h0, x, batch)
-        c0 = self._initial(c0, x, batch) if self.mode == "LSTM" else None
+        c0 = self._initial(c0, x, batch, "c_0") if self.mode == "LSTM" else None
         seq = x.transpose(0, 1) if self.batch_first else x  # (T, N, I)
         hs, cs = [], []
         hid = self.hidden_size
@@ -177,6 +189,9 @@ class LSTM(_RNNBase):
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """(output, (h_n, c_n))."""
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            # PyTorch indexes hx[1] and fails with an IndexError; say what is expected instead
+            raise InputIndexError(f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
         out, hs, cs = self._run(x, h0, c0)
         return out, (ops.stack(hs, 0), ops.stack(cs, 0))

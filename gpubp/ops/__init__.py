@@ -13,6 +13,7 @@ from .activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
 from .arith import (
     abs,
     add,
+    bitwise_not,
     clamp,
     clip,
     cos,
@@ -82,7 +83,7 @@ DIFFERENTIABLE = (
 NON_DIFFERENTIABLE = (
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "sign", "argmax", "argmin",
     "add_", "sub_", "mul_", "div_", "setitem", "fill_", "zero_", "copy_", "clamp_", "to_device",
-    "view", "clip",
+    "view", "clip", "bitwise_not",
 )  # fmt: skip
 
 
@@ -104,10 +105,11 @@ _enter_devices()
 
 
 def _equality(fn: Any) -> Any:
-    """== and != against things that are not tensors, numbers or arrays give Python's answer."""
+    """== and != against things that are not tensors, numbers or arrays give Python's answer (lists and tuples
+    too: ``x == [1, 2]`` is False, as PyTorch)."""
 
     def method(self: Any, other: Any) -> Any:
-        if other is None or isinstance(other, (str, bytes, dict, set)):
+        if other is None or isinstance(other, (str, bytes, dict, set, list, tuple)):
             return NotImplemented
         return fn(self, other)
 
@@ -138,15 +140,15 @@ def attach_methods(cls: type) -> None:
         "argmax", "argmin", "flatten", "transpose", "squeeze", "unsqueeze", "split", "chunk", "contiguous",
         "clone", "astype", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu",
         "softmax", "log_softmax", "add_", "sub_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_",
-        "broadcast_to",
+        "broadcast_to", "bitwise_not",
     ):  # fmt: skip
         setattr(cls, name, globals()[name])
     cls.reshape = _shape_method(reshape)
-    cls.view = _shape_method(reshape)
+    cls.view = _shape_method(view)
     cls.permute = _shape_method(permute)
     cls.expand = _shape_method(expand)
     cls.expand_as = lambda self, other: broadcast_to(self, other.shape)
-    cls.view_as = lambda self, other: reshape(self, other.shape)
+    cls.view_as = lambda self, other: view(self, other.shape)
     cls.__getitem__ = getitem
     cls.__setitem__ = setitem
     cls.__add__, cls.__radd__, cls.__iadd__ = add, _reflect(add), add_
@@ -159,7 +161,7 @@ def attach_methods(cls: type) -> None:
     cls.__abs__ = abs
     cls.__eq__, cls.__ne__ = _equality(eq), _equality(ne)
     cls.__lt__, cls.__le__, cls.__gt__, cls.__ge__ = lt, le, gt, ge
-    cls.__invert__ = logical_not
+    cls.__invert__ = bitwise_not  # logical not of a bool tensor, bitwise not of an integer one, as PyTorch
 
 
 from ..tensor import Tensor  # noqa: E402

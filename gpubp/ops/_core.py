@@ -7,9 +7,12 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .. import dtypes
 from ..autograd import Node, _mode
 from ..backend import SWITCHING, get_backend
+from ..errors import InputError
 from ..tensor import Tensor
 
 
@@ -115,32 +118,46 @@ def unbroadcast(g: Any, sp: tuple | None) -> Any:
 
 def check_same_device(op: str, a: Tensor, b: Tensor) -> None:
     if a._be is not b._be:
-        raise ValueError(f"{op}: tensors are on different devices ({a.device} and {b.device}); move one with .to()")
+        raise InputError(f"{op}: tensors are on different devices ({a.device} and {b.device}); move one with .to()")
 
 
 def as_tensor_like(x: Any, like: Tensor, op: str) -> Tensor:
-    """A non-tensor array-like operand, converted to a constant on ``like``'s device."""
+    """A non-tensor array operand (a NumPy array), converted to a constant on ``like``'s device.
+
+    Lists and tuples are refused, as PyTorch's operators refuse them: ``x + [1, 2]`` is a TypeError there."""
+    if isinstance(x, (list, tuple, str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}; expected a Tensor or a number")
     try:
         return Tensor(x, device=like.device)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{op}: cannot use an operand of type {type(x).__name__}: {e}") from None
 
 
+_INT_SCALAR_RANGE = (-(2**63), 2**64)  # what PyTorch's Scalar holds (int64 or uint64): beyond it, OverflowError
+
+
 def _scalar_value(s: Any, op: str) -> Any:
     if isinstance(s, bool):
         return s
     if isinstance(s, numbers.Integral):
-        return int(s)
+        s = int(s)
+        if not _INT_SCALAR_RANGE[0] <= s < _INT_SCALAR_RANGE[1]:
+            raise OverflowError(f"{op}: the int {s} is too big to convert to a tensor scalar (64 bits)")
+        return s
     if isinstance(s, numbers.Real):
         return float(s)  # a Python float is 'weak': it never promotes float32 to float64
     raise TypeError(f"{op}: unsupported scalar operand of type {type(s).__name__}")
+
+
+# Ops that take two Python numbers and return a 0-d tensor, as torch.add(2, 3) does (torch.pow(2, 3) refuses).
+_NUMBER_PAIR_OPS = frozenset({"add", "sub", "mul", "div"})
 
 
 def operands(a: Any, b: Any, op: str) -> tuple[Tensor | None, Tensor | None, Any, Any, Any]:
     """Operands of a binary op: (tensor or None, tensor or None, value_a, value_b, backend).
 
     Python scalars stay scalars (None in the tensor slots); tensors are promoted to one dtype
-    with PyTorch's rules; array-likes become constants on the tensor's device.
+    with PyTorch's rules; NumPy arrays become constants on the tensor's device.
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
@@ -153,14 +170,36 @@ def operands(a: Any, b: Any, op: str) -> tuple[Tensor | None, Tensor | None, Any
             return a, b, a.data.astype(dt, copy=False), b.data.astype(dt, copy=False), a._be
         if isinstance(b, numbers.Number):
             s = _scalar_value(b, op)
-            return a, None, _cast_for_scalar(a, s), s, a._be
+            x = _cast_for_scalar(a, s)
+            return a, None, x, _fit_int(x.dtype, s), a._be
         return operands(a, as_tensor_like(b, a, op), op)
     if isinstance(b, Tensor):
         if isinstance(a, numbers.Number):
             s = _scalar_value(a, op)
-            return None, b, s, _cast_for_scalar(b, s), b._be
+            y = _cast_for_scalar(b, s)
+            return None, b, _fit_int(y.dtype, s), y, b._be
         return operands(as_tensor_like(a, b, op), b, op)
+    if op in _NUMBER_PAIR_OPS and isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        return operands(Tensor(_scalar_value(a, op)), b, op)
     raise TypeError(f"{op}: expected at least one Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+
+
+def _fit_int(dt: Any, s: Any) -> Any:
+    """An int scalar that does not fit the integer dtype ``dt``, wrapped around into it, as PyTorch does
+    (uint8 + 300 adds 44); NumPy would raise OverflowError instead. Other scalars pass unchanged."""
+    if type(s) is not int or dt.kind not in "iu":
+        return s
+    info = _INT_INFO.get(dt)
+    if info is None:
+        info = _INT_INFO[dt] = (int(np.iinfo(dt).min), int(np.iinfo(dt).max), 8 * dt.itemsize)
+    lo, hi, bits = info
+    if lo <= s <= hi:
+        return s
+    s %= 1 << bits
+    return s - (1 << bits) if s > hi else s
+
+
+_INT_INFO: dict = {}
 
 
 def _cast_for_scalar(t: Tensor, s: Any) -> Any:
@@ -197,7 +236,7 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
             )
         out.append(d % ndim if ndim else 0)
     if len(set(out)) != len(out):
-        raise RuntimeError(f"{op}: dim {dim} repeats a dimension (each dim may appear once)")
+        raise InputError(f"{op}: dim {dim} repeats a dimension (each dim may appear once)")
     return tuple(sorted(out)) if ndim else ()
 
 

@@ -6,24 +6,49 @@ VJPs capture arrays and shapes, never input Tensors, so an unused input's memory
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
+
 from .. import dtypes
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from ._core import check_same_device, float_data, make, operands, spec, unbroadcast
 
 
-def _broadcast_error(op: str, x: Any, y: Any) -> ValueError:
-    sx = getattr(x, "shape", ())
-    sy = getattr(y, "shape", ())
-    return ValueError(f"{op}: shapes {tuple(sx)} and {tuple(sy)} cannot be broadcast together")
+def _broadcast_error(op: str, *arrays: Any) -> InputError:
+    shapes = [tuple(getattr(a, "shape", ())) for a in arrays]
+    listed = ", ".join(map(str, shapes[:-1])) + f" and {shapes[-1]}"
+    return InputError(f"{op}: shapes {listed} cannot be broadcast together")
 
 
 def _compute(op: str, fn: Any, x: Any, y: Any) -> Any:
+    """``fn(x, y)``, with NumPy's errors (shapes that do not broadcast, integers to negative powers) re-raised as
+    gpubp's, naming ``op``; a successful call costs nothing extra."""
     try:
         return fn(x, y)
-    except ValueError:
-        raise _broadcast_error(op, x, y) from None
+    except ValueError as e:
+        try:
+            np.broadcast_shapes(tuple(getattr(x, "shape", ())), tuple(getattr(y, "shape", ())))
+        except ValueError:
+            raise _broadcast_error(op, x, y) from None
+        raise InputError(f"{op}: {e}") from e
+
+
+def _refuse_bool(op: str, what: str, *values: Any) -> None:
+    """PyTorch refuses - (sub and neg) on bool tensors and Python bools: it would be xor or not, not arithmetic."""
+    bools = [v for v in values if isinstance(v, bool) or getattr(v, "dtype", dtypes.float32) == dtypes.bool_]
+    if not bools:
+        return
+    if len(bools) == 2:
+        raise InputTypeError(
+            f"{op}: subtraction, the `-` operator, with two bool tensors is not supported; use `^` or logical_xor()"
+        )
+    raise InputTypeError(
+        f"{op}: {what}, the `-` operator, with a bool tensor is not supported; "
+        "to invert a mask use `~` or logical_not() instead"
+    )
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -36,6 +61,7 @@ def add(a: Any, b: Any) -> Tensor:
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b."""
+    _refuse_bool("sub", "subtraction", a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
     ta, tb, x, y, be = operands(a, b, "sub")
     sa, sb = spec(ta), spec(tb)
     out = _compute("sub", be.xp.subtract, x, y)
@@ -78,6 +104,8 @@ def div(a: Any, b: Any) -> Tensor:
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """a ** b. d/da = b * a^(b-1); d/db = a^b * log(a) (0 where a == 0 and b >= 0, as PyTorch)."""
     ta, tb, x, y, be = operands(a, b, "pow")
+    if tb is None and type(y) is int and y < 0 and x.dtype.kind in "iub":
+        raise InputError(f"pow: integers to negative integer powers are not allowed (a {x.dtype} tensor ** {y})")
     xp = be.xp
     sa, sb = spec(ta), spec(tb)
     out = _compute("pow", xp.power, x, y)
@@ -103,6 +131,7 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
 
 def neg(x: Tensor) -> Tensor:
     """-x."""
+    _refuse_bool("neg", "negation", x.data)
     return make("neg", -x.data, x._be, (x,), lambda g: (-g,))
 
 
@@ -114,6 +143,8 @@ def _unary(name: str, x: Tensor, out: Any, dfn: Any, save_out: bool = False) -> 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """|x|; abs'(0) = 0, as PyTorch."""
     xp, d = x._be.xp, x.data
+    if d.dtype == dtypes.bool_:
+        raise InputTypeError("abs: not implemented for bool tensors")
     return _unary("abs", x, xp.abs(d), lambda g: g * xp.sign(d))
 
 
@@ -159,29 +190,52 @@ def cos(x: Tensor) -> Tensor:
     return _unary("cos", x, xp.cos(d), lambda g: -g * xp.sin(d))
 
 
-def _bound(v: Any, x: Tensor, op: str) -> tuple[Tensor | None, Any]:
-    if v is None or not isinstance(v, Tensor):
+def _bound(v: Any, x: Tensor, name: str) -> tuple[Tensor | None, Any]:
+    if v is None:
+        return None, None
+    if isinstance(v, Tensor):
+        check_same_device("clamp", x, v)
+        return v, v.data
+    if isinstance(v, numbers.Real):
         return None, v
-    check_same_device(op, x, v)
-    return v, v.data
+    raise TypeError(f"clamp: {name} must be a number, a Tensor or None, got {type(v).__name__}")
+
+
+def _clamp_dtype(d: Any, lo: Any, hi: Any) -> Any:
+    """The result dtype, PyTorch's: an integer tensor clamped to a float bound becomes float."""
+    dt = d.dtype
+    for v in (lo, hi):
+        if v is None or isinstance(v, bool):
+            continue
+        if isinstance(v, numbers.Real):
+            dt = dtypes.scalar_dtype(dt, v) if not isinstance(v, numbers.Integral) else dt
+        elif dt.kind != "f" or v.ndim:  # a 0-d float tensor does not promote a float tensor, as PyTorch
+            dt = dtypes.promote(dt, v.dtype)
+    return dt
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Limit x to [min, max]; x gets the gradient where min <= x <= max, a bound where it binds."""
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise InputError("clamp: at least one of min and max must be given")
     xp, d = x._be.xp, x.data
-    tlo, lo = _bound(min, x, "clamp")
-    thi, hi = _bound(max, x, "clamp")
+    tlo, lo = _bound(min, x, "min")
+    thi, hi = _bound(max, x, "max")
+    dt = _clamp_dtype(d, lo, hi)
+    if dt != d.dtype:
+        d = d.astype(dt)
     out = d
-    if lo is not None:
-        out = xp.maximum(out, lo)
-    if hi is not None:
-        out = xp.minimum(out, hi)
+    try:
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+    except ValueError:
+        raise _broadcast_error("clamp", *(a for a in (d, lo, hi) if a is not None)) from None
     if out is d:
         out = d.copy()
-    if out.dtype != d.dtype and d.dtype.kind == "f":
-        out = out.astype(d.dtype)
+    if out.dtype != dt:
+        out = out.astype(dt)
     sx, slo, shi = spec(x), spec(tlo), spec(thi)
 
     def vjp(g: Any) -> tuple:
@@ -231,10 +285,11 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     """Elements of a where condition holds, else of b."""
-    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
-        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
-        raise TypeError(f"where: condition must be a bool tensor, got {got}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where: condition must be a bool tensor, got {type(condition).__name__}")
+    if condition.dtype != dtypes.bool_:
+        raise InputTypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
         a = Tensor(a, device=condition.device)
     ta, tb, x, y, be = operands(a, b, "where")
     if be is not condition._be:
@@ -243,10 +298,7 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     try:
         out = be.xp.where(c, x, y)
     except ValueError:
-        raise ValueError(
-            f"where: shapes {condition.shape}, {tuple(getattr(x, 'shape', ()))} and "
-            f"{tuple(getattr(y, 'shape', ()))} cannot be broadcast together"
-        ) from None
+        raise _broadcast_error("where", c, x, y) from None
     sa, sb = spec(ta), spec(tb)
 
     def vjp(g: Any) -> tuple:
@@ -279,6 +331,18 @@ ge = _compare("ge", "greater_equal")
 def logical_not(x: Tensor) -> Tensor:
     """Elementwise not, as a bool tensor."""
     return Tensor._wrap(x._be.xp.logical_not(x.data), x._be)
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    """~x: logical not of a bool tensor, bitwise not of an integer one (no gradient)."""
+    kind = x.data.dtype.kind
+    if kind == "b":
+        return Tensor._wrap(x._be.xp.logical_not(x.data), x._be)
+    if kind not in "iu":
+        raise InputTypeError(
+            f"bitwise_not: ~ (invert) is only implemented on integer and bool tensors, got dtype {x.data.dtype}"
+        )
+    return Tensor._wrap(x._be.xp.invert(x.data), x._be)
 
 
 def sign(x: Tensor) -> Tensor:

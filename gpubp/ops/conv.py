@@ -7,6 +7,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from ._core import check_same_device, make, spec
 
@@ -14,9 +15,11 @@ from ._core import check_same_device, make, spec
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
     if isinstance(v, numbers.Integral):
         return int(v), int(v)
+    if not isinstance(v, (tuple, list)):
+        raise InputTypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
     v = tuple(v)
     if len(v) != 2 or not all(isinstance(a, numbers.Integral) for a in v):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v}")
+        raise InputError(f"{op}: {name} must be an int or a pair of ints, got {v}")
     return int(v[0]), int(v[1])
 
 
@@ -58,36 +61,45 @@ def conv2d(
     groups: int = 1,
 ) -> Tensor:
     """2-D cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), as PyTorch's."""
-    check_same_device("conv2d", x, weight)
-    sh, sw = _pair(stride, "stride", "conv2d")
-    ph, pw = _pair(padding, "padding", "conv2d")
-    dh, dw = _pair(dilation, "dilation", "conv2d")
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d")
+
+
+def _conv2d(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any, groups: int, op: str
+) -> Tensor:
+    """conv2d, its errors naming ``op`` (conv1d runs on a height of 1)."""
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: input and weight must be Tensors, got {type(x).__name__} and {type(weight).__name__}")
+    check_same_device(op, x, weight)
+    sh, sw = _pair(stride, "stride", op)
+    ph, pw = _pair(padding, "padding", op)
+    dh, dw = _pair(dilation, "dilation", op)
     if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(
-            f"conv2d: expected input (N, C, H, W) and weight (O, C/groups, KH, KW), got {x.shape} and {weight.shape}"
+        raise InputError(
+            f"{op}: expected input (N, C, H, W) and weight (O, C/groups, KH, KW), got {x.shape} and {weight.shape}"
         )
     n, c, h, w = x.shape
     o, cg, kh, kw = weight.shape
-    if groups < 1 or c % groups or o % groups or cg * groups != c:
-        raise ValueError(
-            f"conv2d: input has {c} channels, weight {weight.shape} with groups={groups} expects "
+    if not isinstance(groups, numbers.Integral) or groups < 1 or c % groups or o % groups or cg * groups != c:
+        raise InputError(
+            f"{op}: input has {c} channels, weight {weight.shape} with groups={groups} expects "
             f"{cg * groups} (and out channels divisible by groups)"
         )
-    if x.dtype != weight.dtype:
-        raise TypeError(f"conv2d: input is {x.dtype} but weight is {weight.dtype}")
+    if x.dtype != weight.dtype:  # PyTorch: a RuntimeError ("Input type (double) and bias type (float) ...")
+        raise InputTypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}")
     if bias is not None and bias.shape != (o,):
-        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({o},)")
+        raise InputError(f"{op}: bias has shape {bias.shape}, expected ({o},)")
     if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
-        raise ValueError(
-            f"conv2d: stride and dilation must be >= 1 and padding >= 0, "
+        raise InputError(
+            f"{op}: stride and dilation must be >= 1 and padding >= 0, "
             f"got stride={stride}, padding={padding}, dilation={dilation}"
         )
     xp = x._be.xp
     xpad = _pad(xp, x.data, ph, pw)
     win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, dh, dw)
     if oh < 1 or ow < 1:
-        raise ValueError(
-            f"conv2d: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {xpad.shape[2:]}"
+        raise InputError(
+            f"{op}: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {xpad.shape[2:]}"
         )
     og, k, pix = o // groups, cg * kh * kw, oh * ow
     # im2col in the layout that makes the product NCHW: cols (N, G, Cg*KH*KW, OH*OW), one copy
@@ -115,18 +127,20 @@ def conv2d(
 
 
 def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, op: str) -> tuple:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     if x.ndim != 4:
-        raise ValueError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
+        raise InputError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
     kh, kw = _pair(kernel_size, "kernel_size", op)
     sh, sw = _pair(kernel_size if stride is None else stride, "stride", op)
     ph, pw = _pair(padding, "padding", op)
     if min(kh, kw) < 1 or min(sh, sw) < 1 or min(ph, pw) < 0:
-        raise ValueError(
+        raise InputError(
             f"{op}: kernel_size and stride must be positive and padding non-negative, "
             f"got kernel_size={kernel_size}, stride={stride}, padding={padding}"
         )
     if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel {(kh, kw)}")
+        raise InputError(f"{op}: padding {(ph, pw)} must be at most half the kernel {(kh, kw)}")
     return kh, kw, sh, sw, ph, pw
 
 
@@ -138,7 +152,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     xpad = _pad(xp, x.data, ph, pw, -xp.inf)
     _, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
     if oh < 1 or ow < 1:
-        raise ValueError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
+        raise InputError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
     # one strided view of the input per window position: a running maximum, no window copy
     taps = [(i, j) for i in range(kh) for j in range(kw)]
 
@@ -169,7 +183,7 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     xpad = _pad(xp, x.data, ph, pw)
     win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
     if oh < 1 or ow < 1:
-        raise ValueError(f"avg_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
+        raise InputError(f"avg_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
     out = win.mean(axis=(4, 5))
     scale = 1.0 / (kh * kw)
 

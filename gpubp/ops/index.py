@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
+
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from ._core import check_same_device, make, spec, unbroadcast
 
@@ -15,20 +19,30 @@ def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
     A boolean mask becomes the integer indices of its True elements, once, here: finding them waits for the GPU
     (the output's size depends on the data, in PyTorch too), and backward then scatters without waiting."""
     parts = key if isinstance(key, tuple) else (key,)
+    if sum(p is Ellipsis for p in parts) > 1:  # PyTorch reads further ellipses as empty ones
+        first = next(i for i, p in enumerate(parts) if p is Ellipsis)
+        parts = parts[: first + 1] + tuple(p for p in parts[first + 1 :] if p is not Ellipsis)
     xp = x._be.xp
     out = []
     gather = False
-    for k in parts:
+    for pos, k in enumerate(parts):
         if isinstance(k, Tensor):
             check_same_device("index", x, k)
             if k.dtype.kind not in "iub":
-                raise TypeError(f"index: tensors used as indices must be integer or bool, got {k.dtype}")
+                raise IndexError(f"index: tensors used as indices must be long, int, byte or bool, got {k.dtype}")
             k = k.data
-        elif isinstance(k, (list, tuple)) or (hasattr(k, "dtype") and hasattr(k, "shape")):
+        elif isinstance(k, (list, tuple)):
             k = xp.asarray(k)
-            if k.dtype.kind not in "iub":
-                raise TypeError(f"index: arrays used as indices must be integer or bool, got {k.dtype}")
+            if k.dtype.kind == "f":
+                k = k.astype(np.int64)  # a list of Python floats indexes by their integer parts, as PyTorch
+        elif hasattr(k, "dtype") and hasattr(k, "shape"):
+            k = xp.asarray(k)
+        elif isinstance(k, slice) and k.step is not None and isinstance(k.step, numbers.Integral) and k.step <= 0:
+            raise ValueError(f"index: slice step must be greater than zero, got {k.step} (use flip to reverse)")
+        if hasattr(k, "dtype") and k.dtype.kind not in "iub":
+            raise IndexError(f"index: arrays used as indices must be integer or bool, got {k.dtype}")
         if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim > 0:
+            _check_mask(x, parts, pos, k)
             out.extend(k.nonzero())  # synchronizes on a GPU: the number of True elements is read back
             gather = True
             continue
@@ -36,6 +50,39 @@ def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
             gather = True
         out.append(k)
     return tuple(out), gather
+
+
+def _check_mask(x: Tensor, parts: tuple, pos: int, mask: Any) -> None:
+    """A boolean mask must match the shape of the dims it indexes (its indices alone could fit a smaller mask)."""
+
+    def width(p: Any) -> int:
+        if p is None:
+            return 0
+        if isinstance(p, Tensor):
+            p = p.data
+        if hasattr(p, "dtype") and p.dtype.kind == "b":
+            return p.ndim  # a mask spans its own dims (a 0-d bool none)
+        return 1
+
+    if not any(p is Ellipsis for p in parts[:pos]):
+        start = sum(width(p) for p in parts[:pos])
+    else:  # after the ellipsis: count from the last dim
+        start = x.ndim - sum(width(p) for p in parts[pos:])
+    dims = x.shape[start : start + mask.ndim]
+    if start < 0 or dims != tuple(mask.shape):
+        raise IndexError(
+            f"index: the shape of the mask {tuple(mask.shape)} at index {pos} does not match the shape "
+            f"{dims} of the indexed tensor's dims from {start} (tensor shape {x.shape})"
+        )
+
+
+def check_value(value: Any, op: str) -> None:
+    """What ``x[key] = value`` takes, as PyTorch: a Tensor or a real number (no lists, strings, arrays)."""
+    if isinstance(value, (Tensor, numbers.Real, np.bool_)):
+        return
+    if isinstance(value, numbers.Number):
+        raise InputTypeError(f"{op}: can't assign a {type(value).__name__} to a real tensor")
+    raise TypeError(f"{op}: can't assign a {type(value).__name__} to a tensor; expected a number or a Tensor")
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
@@ -64,6 +111,7 @@ def getitem(x: Tensor, key: Any) -> Tensor:
 
 def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     """A copy of x with x[key] = value (the out-of-place form of ``x[key] = value``)."""
+    check_value(value, "index_put")
     k, _ = _key(x, key)
     xp = x._be.xp
     tv = value if isinstance(value, Tensor) else None
@@ -75,9 +123,11 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     out = x.data.copy()
     try:
         out[k] = v
-    except (ValueError, IndexError) as e:
+    except IndexError as e:
+        raise IndexError(f"index_put: {e} (tensor shape {x.shape}, key {_show(key)})") from None
+    except ValueError as e:
         vshape = tuple(getattr(v, "shape", ()))
-        raise ValueError(
+        raise InputError(
             f"index_put: cannot assign a value of shape {vshape} to x{_show(key)} of a tensor of shape {x.shape}: {e}"
         ) from None
     sv = spec(tv)

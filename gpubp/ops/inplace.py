@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import _mode
+from ..errors import InputError
 from ..tensor import Tensor
 from . import arith, index
 from ._core import check_same_device, operands
@@ -29,19 +30,25 @@ def _recording(t: Tensor, *args: Any) -> bool:
 
 def _check_inplace(t: Tensor, name: str) -> None:
     """Refuse, while autograd records, to change a leaf that requires grad or a view of one, as PyTorch: the
-    write would bypass the graph and silently corrupt the gradient. Under no_grad it is the optimizer's update."""
-    if not _mode.enabled:
-        return
-    if t._node is None and t._requires_grad:
-        raise RuntimeError(
-            f"{name}: a leaf tensor that requires grad cannot be changed in place while autograd records; "
-            "update parameters inside gpubp.no_grad(), or use the out-of-place op"
-        )
-    base = getattr(t, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
-    if base is not None and base._node is None and base._requires_grad:
-        raise RuntimeError(
-            f"{name}: a view of a leaf tensor that requires grad (shape {base.shape}) is being used in an in-place "
-            "operation; update it inside gpubp.no_grad(), or use the out-of-place op"
+    write would bypass the graph and silently corrupt the gradient. Under no_grad it is the optimizer's update.
+    Refuse always to write into an expanded tensor, whose elements share memory (a stride of 0)."""
+    if _mode.enabled:
+        if t._node is None and t._requires_grad:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad cannot be changed in place while autograd records; "
+                "update parameters inside gpubp.no_grad(), or use the out-of-place op"
+            )
+        base = getattr(t, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
+        if base is not None and base._node is None and base._requires_grad:
+            raise RuntimeError(
+                f"{name}: a view of a leaf tensor that requires grad (shape {base.shape}) is being used in an in-place "
+                "operation; update it inside gpubp.no_grad(), or use the out-of-place op"
+            )
+    data = t.data
+    if data.size > 1 and 0 in data.strides and any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):
+        raise InputError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor (shape {t.shape}, an "
+            "expanded view) refers to a single memory location; clone() the tensor first"
         )
 
 
@@ -81,7 +88,7 @@ def _arith_inplace(t: Tensor, other: Any, name: str) -> Tensor:
     except ValueError:
         bshape = None
     if bshape != t.shape:
-        raise ValueError(f"{name}: an operand of shape {oshape} does not broadcast to this tensor's shape {t.shape}")
+        raise InputError(f"{name}: an operand of shape {oshape} does not broadcast to this tensor's shape {t.shape}")
     _check_inplace(t, name)
     if _recording(t, other):
         return _replace(t, _OPS[name](_snapshot(t), other))
@@ -122,6 +129,7 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
 
 
 def _setitem(t: Tensor, key: Any, value: Any, name: str) -> None:
+    index.check_value(value, name)
     _check_inplace(t, name)
     if _recording(t, value):
         _replace(t, index.index_put(_snapshot(t), key, value))
@@ -133,9 +141,11 @@ def _setitem(t: Tensor, key: Any, value: Any, name: str) -> None:
         v = value.data
     try:
         t.data[k] = v
-    except (ValueError, IndexError) as e:
+    except IndexError as e:
+        raise IndexError(f"{name}: {e} (tensor shape {t.shape})") from None
+    except ValueError as e:
         vshape = tuple(getattr(v, "shape", ()))
-        raise ValueError(
+        raise InputError(
             f"{name}: cannot assign a value of shape {vshape} into a tensor of shape {t.shape}: {e}"
         ) from None
     t._vc[0] += 1
@@ -148,7 +158,7 @@ def fill_(t: Tensor, value: Any) -> Tensor:
 
 def _fill(t: Tensor, value: Any, name: str) -> Tensor:
     if isinstance(value, Tensor) and value.data.size != 1:
-        raise ValueError(f"{name}: value must have one element, got shape {value.shape}")
+        raise InputError(f"{name}: value must have one element, got shape {value.shape}")
     _setitem(t, Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value, name)
     return t
 
@@ -165,7 +175,7 @@ def copy_(t: Tensor, src: Tensor) -> Tensor:
     if src._be is not t._be:
         src = src.to(t.device)
     if not _broadcasts(t.shape, src.shape):
-        raise ValueError(f"copy_: src of shape {src.shape} does not broadcast to {t.shape}")
+        raise InputError(f"copy_: src of shape {src.shape} does not broadcast to {t.shape}")
     _setitem(t, Ellipsis, src, "copy_")
     return t
 
@@ -179,6 +189,8 @@ def _broadcasts(shape: tuple, other: tuple) -> bool:
 
 def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clamp in place."""
+    if min is None and max is None:
+        raise InputError("clamp_: at least one of 'min' or 'max' must not be None")
     _check_inplace(t, "clamp_")
     if _recording(t, min, max):
         return _replace(t, arith.clamp(_snapshot(t), min, max))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from ._core import check_same_device, make, spec, unbroadcast
 
@@ -15,18 +17,18 @@ def _check_float_pair(op: str, a: Tensor, b: Tensor) -> None:
         raise TypeError(f"{op}: expected Tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same_device(op, a, b)
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: dtypes differ ({a.dtype} and {b.dtype}); cast one with .to(dtype)")
+        raise InputTypeError(f"{op}: dtypes differ ({a.dtype} and {b.dtype}); cast one with .to(dtype)")
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are vectors, leading dims broadcast."""
     _check_float_pair("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
+        raise InputError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
-        raise ValueError(
+        raise InputError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: {ka} (last dim of the first) != "
             f"{kb} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the second)"
         )
@@ -35,7 +37,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     try:
         out = xp.matmul(x, y)
     except ValueError:
-        raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+        raise InputError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
     sa, sb = spec(a), spec(b)
 
     def vjp(g: Any) -> tuple:
@@ -55,17 +57,31 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x @ weight.T + bias for x of shape (..., in), weight (out, in), bias (out,); one op."""
+    """y = x @ weight.T + bias for x of shape (..., in), weight (out, in), bias (out,); one op.
+
+    As PyTorch, a 1-D weight (in,) gives x @ weight (no bias), and a bias may be any shape that broadcasts to y's."""
     _check_float_pair("linear", x, weight)
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
+    if x.ndim == 0 or weight.ndim == 0:
+        raise InputError(f"linear: input and weight need at least 1 dim, got shapes {x.shape} and {weight.shape}")
+    if weight.ndim > 2:
+        raise InputError(f"linear: weight must be 1-D or 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.shape[-1] != weight.shape[-1]:
+        raise InputError(
             f"linear: input of shape {x.shape} needs a last dim equal to weight's in_features; "
-            f"weight has shape {weight.shape}, expected (out_features, {x.shape[-1] if x.ndim else '?'})"
+            f"weight has shape {weight.shape}, expected (out_features, {x.shape[-1]})"
         )
+    if weight.ndim == 1:
+        if bias is not None:
+            raise InputError(f"linear: a 1-D weight (shape {weight.shape}) takes no bias; weight must be 2-D")
+        return matmul(x, weight)
+    out_shape = x.shape[:-1] + (weight.shape[0],)
     if bias is not None:
         _check_float_pair("linear", x, bias)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+        if bias.shape != (weight.shape[0],) and _broadcast_into(bias.shape, out_shape) is None:
+            raise InputError(
+                f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
+                f"or a shape that broadcasts to the output's {out_shape}"
+            )
     xp = x._be.xp
     xd, wd = x.data, weight.data
     out = xp.matmul(xd, wd.T)
@@ -74,10 +90,21 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     sx, sw, sb = spec(x), spec(weight), spec(bias)
 
     def vjp(g: Any) -> tuple:
-        g2 = g.reshape(-1, g.shape[-1])  # (N, out)
+        n = math.prod(g.shape[:-1])  # explicit, not -1: a reshape of an empty array cannot infer it
+        g2 = g.reshape(n, g.shape[-1])  # (N, out)
         gx = None if sx is None else xp.matmul(g, wd)
-        gw = None if sw is None else xp.matmul(g2.T, xd.reshape(-1, xd.shape[-1]))
-        gb = None if sb is None else g2.sum(axis=0)
+        gw = None if sw is None else xp.matmul(g2.T, xd.reshape(n, xd.shape[-1]))
+        gb = None
+        if sb is not None:
+            gb = g2.sum(axis=0) if sb[0] == g.shape[-1:] else unbroadcast(g, sb)
         return gx, gw, gb
 
     return make("linear", out, x._be, (x, weight, bias), vjp, save=(x, weight))
+
+
+def _broadcast_into(shape: tuple, target: tuple) -> tuple | None:
+    """``target`` when ``shape`` broadcasts to it without growing it, else None."""
+    try:
+        return target if np.broadcast_shapes(shape, target) == target else None
+    except ValueError:
+        return None

@@ -11,10 +11,12 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import is_grad_enabled
+from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from ._core import check_same_device, make, on_device, spec, unbroadcast
 
 REDUCTIONS = ("mean", "sum", "none")
+_CLASS_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's floor on p (1 - p) in the BCE gradient: 1e-12 as a float32
 
 
@@ -59,6 +61,8 @@ def check_class_target(op: str, input: Tensor, target: Tensor, ignore_index: int
             f"{op}: target must be {what} (expected dtype int64 or uint8){alt}, "
             f"got shape {target.shape} and dtype {target.dtype}"
         )
+    if target.dtype not in _CLASS_DTYPES:  # PyTorch takes Long or Byte class indices only
+        raise TargetError(f"{op}: expected target dtype to be int64 or uint8 (Long or Byte), but got {target.dtype}")
     if target.ndim != len(want):  # PyTorch: a RuntimeError ("multi-target not supported")
         raise TargetError(f"{op}: target must be {what} for input of shape {input.shape}, got shape {target.shape}")
     if target.shape != want:
@@ -121,8 +125,8 @@ def cross_entropy(
 
 
 def check_pair(op: str, a: Tensor, b: Tensor, dtype_error: type = TypeError) -> None:
-    """An elementwise loss's input and target: tensors of one shape, the target floating point (else
-    ``dtype_error``: the binary cross-entropies raise RuntimeError, as PyTorch)."""
+    """The binary cross-entropies' input and target: tensors of one shape, the target floating point (else
+    ``dtype_error``: RuntimeError, as PyTorch)."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{op}: input and target must be Tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same_device(op, a, b)
@@ -132,11 +136,30 @@ def check_pair(op: str, a: Tensor, b: Tensor, dtype_error: type = TypeError) -> 
         raise dtype_error(f"{op}: target must be floating point, got {b.dtype}")
 
 
+def check_broadcast_pair(op: str, a: Tensor, b: Tensor) -> None:
+    """A regression loss's input and target (mse, l1, huber, smooth_l1): tensors whose shapes broadcast, as PyTorch
+    (which warns that they differ), at least one of them floating point (the other is promoted)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{op}: input and target must be Tensors, got {type(a).__name__} and {type(b).__name__}")
+    check_same_device(op, a, b)
+    if a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise InputError(
+                f"{op}: input has shape {a.shape} but target has shape {b.shape}; they must match or broadcast"
+            ) from None
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
+        raise InputTypeError(
+            f"{op}: not implemented for {a.dtype} input and {b.dtype} target; one must be floating point"
+        )
+
+
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error, (input - target)^2 reduced by ``reduction``."""
     from . import reduce
 
-    check_pair("mse_loss", input, target)
+    check_broadcast_pair("mse_loss", input, target)
     check_reduction("mse_loss", reduction)
     d = input - target
     sq = d * d

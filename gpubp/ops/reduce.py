@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
 from collections import namedtuple
 from typing import Any
 
 from .. import dtypes
+from ..errors import InputError, InputIndexError, InputTypeError
 from ..tensor import Tensor
 from ._core import float_data, make, norm_dim, norm_dims
 
@@ -23,6 +25,26 @@ def _expand(g: Any, dims: tuple, keepdim: bool, shape: tuple, xp: Any) -> Any:
 
 def _count(shape: tuple, dims: tuple) -> int:
     return math.prod(shape[d] for d in dims)
+
+
+def _need_float(x: Tensor, op: str, what: str) -> None:
+    """PyTorch's mean, var, std and norm refuse integer and bool tensors (a dtype check: no data is read)."""
+    if x.data.dtype.kind != "f":
+        raise InputTypeError(f"{op}: {what}, got dtype {x.data.dtype}; convert with .float()")
+
+
+def _need_nonempty(x: Tensor, dims: tuple, dim: Any, op: str) -> None:
+    """A max/min-like reduction has no value over an empty dim: IndexError (and RuntimeError), as PyTorch."""
+    if x.data.size:
+        return
+    if dim is None:
+        raise InputIndexError(
+            f"{op}(): expected reduction dim to be specified for an empty input (shape {x.shape}); "
+            "pass dim= to reduce over a dim of non-zero size"
+        )
+    for d in dims:
+        if x.data.shape[d] == 0:
+            raise InputIndexError(f"{op}(): expected reduction dim {d} to have non-zero size (shape {x.shape})")
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -42,8 +64,9 @@ def _acc_dtype(x: Tensor, d: Any) -> Any:
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (all dims when None)."""
-    xp, shape, d = x._be.xp, x.data.shape, float_data(x)
+    """Mean over ``dim`` (all dims when None); floating-point tensors only, as PyTorch."""
+    _need_float(x, "mean", "could not infer output dtype; the input must be floating point")
+    xp, shape, d = x._be.xp, x.data.shape, x.data
     dims = norm_dims(dim, x.ndim, "mean")
     out = d.mean(axis=dims, keepdims=keepdim, dtype=_acc_dtype(x, d)).astype(d.dtype, copy=False)
     n = _count(shape, dims)
@@ -56,18 +79,17 @@ def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) 
 
 
 def _var(x: Tensor, dim: Any, correction: int, keepdim: bool, op: str) -> Tensor:
-    xp, shape, d = x._be.xp, x.data.shape, float_data(x)
+    _need_float(x, op, "std and var only support floating-point tensors")
+    xp, shape, d = x._be.xp, x.data.shape, x.data
     dims = norm_dims(dim, x.ndim, op)
     denom = builtins.max(_count(shape, dims) - correction, 0)
     acc = _acc_dtype(x, d)
     # two passes (mean, then squared deviations): stable for data with a large mean, unlike E[x^2] - E[x]^2
     mu = d.mean(axis=dims, keepdims=True, dtype=acc)
     dev = d - mu if acc is None else d.astype(acc) - mu
-    out = (
-        (dev * dev).sum(axis=dims, keepdims=keepdim) / denom
-        if denom
-        else xp.full(_reduced_shape(shape, dims, keepdim), xp.nan, d.dtype)
-    )
+    ss = (dev * dev).sum(axis=dims, keepdims=keepdim)
+    # N - correction <= 0 divides by 0, as PyTorch: inf, or nan where every deviation is 0 (no sync, no warning)
+    out = ss / denom if denom else xp.where(ss > 0, xp.inf, xp.nan)
     mu = mu.astype(d.dtype, copy=False)
 
     def vjp(g: Any) -> tuple:
@@ -91,8 +113,10 @@ def _reduced_shape(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
     return tuple(n for i, n in enumerate(shape) if i not in dims)
 
 
-def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``dim``, computed stably (shifted by the max)."""
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim`` (required, as PyTorch), computed stably (shifted by the max)."""
+    if dim is None:
+        raise TypeError("logsumexp: dim must be an int or a tuple of ints, got None")
     xp, shape, d = x._be.xp, x.data.shape, float_data(x)
     dims = norm_dims(dim, x.ndim, "logsumexp")
     m = d.max(axis=dims, keepdims=True) if d.size else xp.zeros(_reduced_shape(shape, dims, True), d.dtype)
@@ -114,11 +138,10 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _extreme(x, dim, keepdim, "amin")
 
 
-def _extreme(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
-    if x.data.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+def _extreme(x: Tensor, dim: Any, keepdim: bool, op: str, name: str | None = None) -> Tensor:
     xp, shape, d = x._be.xp, x.data.shape, x.data
     dims = norm_dims(dim, x.ndim, op)
+    _need_nonempty(x, dims, dim, name or op)
     ext = d.max(axis=dims, keepdims=True) if op == "amax" else d.min(axis=dims, keepdims=True)
     out = ext if keepdim else ext.reshape(_reduced_shape(shape, dims, False))
 
@@ -137,8 +160,7 @@ def _indexed_extreme(x: Tensor, dim: int, keepdim: bool, op: str) -> MinMax:
     if x.ndim == 0:
         idx = xp.zeros((), dtype=dtypes.int64)
         return MinMax(make(op, x.data.copy(), x._be, (x,), lambda g: (g,)), Tensor._wrap(idx, x._be))
-    if shape[ax] == 0:
-        raise ValueError(f"{op}: cannot reduce dim {dim} of size 0 (shape {x.shape})")
+    _need_nonempty(x, (ax,), dim, op)
     idx = (x.data.argmax if op == "max" else x.data.argmin)(axis=ax, keepdims=True)
     vals = xp.take_along_axis(x.data, idx, axis=ax)
 
@@ -154,39 +176,55 @@ def _indexed_extreme(x: Tensor, dim: int, keepdim: bool, op: str) -> MinMax:
     return MinMax(make(op, vals, x._be, (x,), vjp), Tensor._wrap(out_idx.astype(dtypes.int64), x._be))
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+class _AllDims:
+    """The default of max/min's ``dim``: reduce everything. Unlike None, which PyTorch refuses there."""
+
+    def __repr__(self) -> str:
+        return "<all dims>"
+
+
+_ALL = _AllDims()
+
+
+def max(x: Tensor, dim: Any = _ALL, keepdim: bool = False) -> Any:  # noqa: A001
     """max(x): the largest element; max(x, dim): (values, indices); max(x, other): elementwise."""
     if isinstance(dim, Tensor):
         from .arith import maximum
 
         return maximum(x, dim)
+    if dim is _ALL:
+        return _extreme(x, None, False, "amax", "max")
     if dim is None:
-        return amax(x)
+        raise TypeError("max: dim must be an int (or omitted to reduce every dim), got None")
     return _indexed_extreme(x, dim, keepdim, "max")
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def min(x: Tensor, dim: Any = _ALL, keepdim: bool = False) -> Any:  # noqa: A001
     """min(x): the smallest element; min(x, dim): (values, indices); min(x, other): elementwise."""
     if isinstance(dim, Tensor):
         from .arith import minimum
 
         return minimum(x, dim)
+    if dim is _ALL:
+        return _extreme(x, None, False, "amin", "min")
     if dim is None:
-        return amin(x)
+        raise TypeError("min: dim must be an int (or omitted to reduce every dim), got None")
     return _indexed_extreme(x, dim, keepdim, "min")
 
 
 def _arg(x: Tensor, dim: int | None, keepdim: bool, op: str) -> Tensor:
     xp = x._be.xp
-    if x.data.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    if x.data.dtype == dtypes.bool_:
+        raise InputTypeError(f"{op}(): does not support bool input; convert it with .int() or .float()")
     fn = x.data.argmax if op == "argmax" else x.data.argmin
     if dim is None:
+        _need_nonempty(x, (), None, op)
         out = fn()
         if keepdim:
             out = xp.reshape(out, (1,) * x.ndim)
     else:
         ax = norm_dim(dim, builtins.max(x.ndim, 1), op)  # a 0-d tensor takes dims -1 and 0, as PyTorch
+        _need_nonempty(x, (ax,) if x.ndim else (), dim, op)
         out = fn(axis=ax if x.ndim else None, keepdims=keepdim)
     return Tensor._wrap(xp.asarray(out, dtype=dtypes.int64), x._be)
 
@@ -202,18 +240,25 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 
 def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Vector p-norm over ``dim`` (all elements when None): p in 1, 2, 'fro', inf, -inf or any p > 0.
+    """Vector p-norm over ``dim`` (all elements when None): p a number (0 counts non-zeros), inf, -inf or 'fro'.
 
     The 2-norm's gradient x / ||x|| is taken as 0 where the norm is 0, as PyTorch.
     """
-    xp, shape, d = x._be.xp, x.data.shape, float_data(x)
-    dims = norm_dims(dim, x.ndim, "norm")
-    if p == "fro":
+    if p == "fro" or p is None:
         p = 2
-    if not isinstance(p, (int, float)) or (p <= 0 and p != -math.inf):
-        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number > 0, got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise InputError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    _need_float(x, "norm", "expected a floating-point tensor as input")
+    xp, shape, d = x._be.xp, x.data.shape, x.data
+    dims = norm_dims(dim, x.ndim, "norm")
     a = xp.abs(d)
-    if p == math.inf or p == -math.inf:
+    if p == 0:
+        # the number of non-zero elements: piecewise constant, so its gradient is 0
+        out = (d != 0).sum(axis=dims, keepdims=True).astype(d.dtype)
+
+        def vjp(g: Any) -> tuple:
+            return (xp.zeros(shape, d.dtype),)
+    elif p == math.inf or p == -math.inf:
         ext = a.max(axis=dims, keepdims=True) if p > 0 else a.min(axis=dims, keepdims=True)
 
         def vjp(g: Any) -> tuple:
@@ -234,7 +279,8 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tenso
             safe = xp.where(out > 0, out, 1)
             return (_expand(g, dims, keepdim, shape, xp) * (d / safe) * (out > 0),)
     else:
-        out = ((a**p).sum(axis=dims, keepdims=True)) ** (1.0 / p)
+        p = float(p)
+        out = ((a**p).sum(axis=dims, keepdims=True)) ** (1.0 / p)  # p < 0: a zero makes a**p inf, the norm 0
 
         def vjp(g: Any) -> tuple:
             safe = xp.where(out > 0, out, 1)

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import dtypes
-from ..backend import get_backend
-from ..tensor import Tensor
-from ._core import check_same_device, make, norm_dim, spec, unbroadcast
+from ..errors import InputError
+from ..tensor import Tensor, backend_for
+from ._core import _aliases, check_same_device, make, norm_dim, spec, unbroadcast
 
 
 def _shape_args(args: tuple, op: str) -> tuple[int, ...]:
@@ -25,7 +25,23 @@ def _shape_args(args: tuple, op: str) -> tuple[int, ...]:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape (one size may be -1); a view when possible."""
-    new = _shape_args(shape, "reshape")
+    return _reshape(x, _shape_args(shape, "reshape"), "reshape")
+
+
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """The same memory in a new shape (one size may be -1); refuses, as PyTorch, where that needs a copy."""
+    new = _shape_args(shape, "view")
+    out = _reshape(x, new, "view")
+    # a C-contiguous tensor always reshapes in place; otherwise NumPy/CuPy may have copied (metadata test, no sync)
+    if not x.data.flags.c_contiguous and x.data.size > 1 and not _aliases(out.data, x.data, x._be):
+        raise InputError(
+            f"view: shape {new} is not compatible with the strides of this tensor of shape {x.shape} (a dimension "
+            "spans non-contiguous memory); use .reshape(...) instead"
+        )
+    return out
+
+
+def _reshape(x: Tensor, new: tuple[int, ...], op: str) -> Tensor:
     n = x.data.size
     known = math.prod(s for s in new if s != -1)
     if new.count(-1) > 1 or any(s < -1 for s in new):
@@ -35,12 +51,9 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     else:
         bad = known != n
     if bad:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({n} elements) into {new}")
+        raise InputError(f"{op}: cannot reshape a tensor of shape {x.shape} ({n} elements) into {new}")
     old = x.data.shape
     return make("reshape", x.data.reshape(new), x._be, (x,), lambda g: (g.reshape(old),), view_of=x)
-
-
-view = reshape
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -52,19 +65,21 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     s = norm_dim(start_dim, x.ndim, "flatten")
     e = norm_dim(end_dim, x.ndim, "flatten")
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise InputError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape
     return reshape(x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
     """Reorder the dims (a view)."""
+    if not dims:
+        raise TypeError("permute() missing 1 required positional argument: 'dims'")
     order = _shape_args(dims, "permute")
     if len(order) != x.ndim:
-        raise ValueError(f"permute: got {len(order)} dims {order} for a tensor with {x.ndim} dims")
+        raise InputError(f"permute: got {len(order)} dims {order} for a tensor with {x.ndim} dims")
     order = tuple(norm_dim(d, x.ndim, "permute") for d in order)
     if len(set(order)) != len(order):
-        raise ValueError(f"permute: dims {order} repeat a dimension")
+        raise InputError(f"permute: dims {order} repeat a dimension")
     xp = x._be.xp
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
     return make("permute", xp.transpose(x.data, order), x._be, (x,), lambda g: (xp.transpose(g, inverse),), view_of=x)
@@ -81,25 +96,33 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """A read-only view of x broadcast to ``shape``; the gradient sums over broadcast dims."""
-    shape = tuple(int(s) for s in shape)
-    xp = x._be.xp
-    try:
-        out = xp.broadcast_to(x.data, shape)
-    except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
-    sx = spec(x)
-    return make("expand", out, x._be, (x,), lambda g: (unbroadcast(g, sx),), view_of=x)
+    """A read-only view of x broadcast to ``shape`` (-1 keeps a dim's size); the gradient sums over broadcast dims."""
+    return _expand(x, _shape_args((shape,), "broadcast_to"), "broadcast_to")
 
 
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes``; -1 keeps a dim's size."""
-    sizes = _shape_args(sizes, "expand")
+    return _expand(x, _shape_args(sizes, "expand"), "expand")
+
+
+def _expand(x: Tensor, sizes: tuple[int, ...], op: str) -> Tensor:
     if len(sizes) < x.ndim:
-        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims {x.shape}")
+        raise InputError(f"{op}: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims {x.shape}")
     lead = len(sizes) - x.ndim
-    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
-    return broadcast_to(x, shape)
+    for i, s in enumerate(sizes):
+        if s < -1 or (s == -1 and i < lead):
+            where = "a new leading dim" if s == -1 else "any dim"
+            raise InputError(f"{op}: size {s} at dim {i} of {sizes} is not allowed for {where}")
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    for i, n in enumerate(x.shape):
+        if n != 1 and n != shape[i + lead]:
+            raise InputError(
+                f"{op}: cannot broadcast shape {x.shape} to {shape}: the expanded size {shape[i + lead]} must match "
+                f"the existing size {n} at non-singleton dim {i + lead}"
+            )
+    out = x._be.xp.broadcast_to(x.data, shape)
+    sx = spec(x)
+    return make("expand", out, x._be, (x,), lambda g: (unbroadcast(g, sx),), view_of=x)
 
 
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
@@ -120,9 +143,11 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 def _join_inputs(tensors: Sequence[Tensor], op: str) -> tuple[list[Tensor], Any]:
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: argument 'tensors' must be a list or tuple of Tensors, not {type(tensors).__name__}")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+        raise InputError(f"{op}: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: element {i} is a {type(t).__name__}, expected a Tensor")
@@ -139,25 +164,36 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated; use stack")
-    ref = tensors[0]
+    # PyTorch's legacy rule: a 1-d empty tensor joins anything and adds nothing (it still takes part in the dtype)
+    keep = [i for i, t in enumerate(tensors) if t.shape != (0,)] or list(range(len(tensors)))
+    ref = tensors[keep[0]]
     ax = norm_dim(dim, ref.ndim, "cat")
-    for i, t in enumerate(tensors):
-        if t.ndim != ref.ndim or t.shape[:ax] + t.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
-            raise ValueError(
+    for i in keep:
+        t = tensors[i]
+        if t.ndim != ref.ndim:
+            raise InputError(f"cat: tensors must have the same number of dims: {ref.ndim} and {t.ndim} (tensor {i})")
+        if t.shape[:ax] + t.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
+            raise InputError(
                 f"cat: tensor {i} has shape {t.shape}, but every tensor must match {ref.shape} except in dim {dim}"
             )
     xp = ref._be.xp
-    out = xp.concatenate([t.data.astype(dt, copy=False) for t in tensors], axis=ax)
+    out = xp.concatenate([tensors[i].data.astype(dt, copy=False) for i in keep], axis=ax)
+    kept = set(keep)
     bounds = [0]
-    for t in tensors:
-        bounds.append(bounds[-1] + t.shape[ax])
+    for i, t in enumerate(tensors):
+        bounds.append(bounds[-1] + (t.shape[ax] if i in kept else 0))
     specs = [spec(t) for t in tensors]
 
     def vjp(g: Any) -> tuple:
-        return tuple(
-            None if s is None else unbroadcast(g[(slice(None),) * ax + (slice(lo, hi),)], s)
-            for s, lo, hi in zip(specs, bounds, bounds[1:])
-        )
+        grads = []
+        for i, (s, lo, hi) in enumerate(zip(specs, bounds, bounds[1:])):
+            if s is None:
+                grads.append(None)
+            elif i not in kept:
+                grads.append(xp.zeros(s[0], dtype=s[1]))  # a skipped empty tensor: an empty gradient
+            else:
+                grads.append(unbroadcast(g[(slice(None),) * ax + (slice(lo, hi),)], s))
+        return tuple(grads)
 
     return make("cat", out, ref._be, tensors, vjp)
 
@@ -167,7 +203,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors, _ = _join_inputs(tensors, "stack")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape} like tensor 0")
+            raise InputError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape} like tensor 0")
     d = norm_dim(dim, tensors[0].ndim + 1, "stack")
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -207,7 +243,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
             raise TypeError(f"split: sizes must be ints, got {sizes}")
         sizes = [int(s) for s in sizes]
         if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {n}, the size of dim {dim}")
+            raise InputError(f"split: sizes {sizes} must be non-negative and add up to {n}, the size of dim {dim}")
     bounds = [0]
     for s in sizes:
         bounds.append(bounds[-1] + s)
@@ -237,9 +273,18 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
 
     Modes: constant, reflect, replicate, circular.
     """
+    for i, p in enumerate(pad):
+        if not isinstance(p, numbers.Integral) or isinstance(p, bool):
+            raise TypeError(f"pad: pad must be a tuple of ints, but found an element of type {type(p).__name__} at {i}")
+    if value is None:
+        value = 0.0
+    elif isinstance(value, Tensor) and value.ndim == 0:
+        value = value.item()  # a host read, as PyTorch's Scalar argument
+    elif not isinstance(value, numbers.Number):
+        raise TypeError(f"pad: argument 'value' must be a number, not {type(value).__name__}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected an even number of pads for at most {x.ndim} dims, got {pad}")
+        raise InputError(f"pad: expected an even number of pads for at most {x.ndim} dims, got {pad}")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
     if any(p < 0 for p in pad):
@@ -248,7 +293,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     if mode == "reflect" and any(max(ws) >= x.shape[i] for i, ws in enumerate(widths) if max(ws) > 0):
-        raise ValueError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {x.shape}")
+        raise InputError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {x.shape}")
     xp, shape = x._be.xp, x.data.shape
     if mode == "constant":
         out = xp.pad(x.data, widths, mode="constant", constant_values=value)
@@ -294,7 +339,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 def to_device(x: Tensor, device: Any) -> Tensor:
     """Copy to ``device``; the gradient is copied back."""
-    be = get_backend(device)
+    be = backend_for(device, "to")
     if be is x._be:
         return x
     src = x._be
