@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -132,6 +133,9 @@ def _info(_: argparse.Namespace) -> int:
     import numpy
 
     print(f"numpy {numpy.__version__}")
+    from . import threads
+
+    print(f"CPU threads for NumPy's BLAS: {threads.get_num_threads()} (gpubp.set_num_threads, GPUBP_NUM_THREADS)")
     print(f"default device: {backend.default_device()}")
     try:
         cupy, _ = backend.cupy_modules()  # CuPy, or its CPU stand-in under GPUBP_EMULATE_CUDA
@@ -185,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:
         return args.func(args)
+    except BrokenPipeError:  # `gpubp info | head`: the reader left; stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141  # 128 + SIGPIPE, the shell's status for a writer whose pipe closed
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"gpubp {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -4,19 +4,19 @@ gpubp uses 1 BLAS thread unless asked for more, because extra threads gain littl
 on the CPU and lose a lot when the cores are busy with other work: OpenBLAS threads spin-wait for each other and
 fight the other processes for the cores. NumPy's elementwise ops run on one core whatever this says. Median ms per
 training step on the project's 2-core machine, "loaded" with both cores kept busy by two ``while True: pass``
-processes (other work was running there too, so "idle" is only fairly idle; load average ~2):
+processes (benchmarks/results/cpu-2core-load-2026-12-01.json):
 
     pytest benchmarks/test_cpu_load_bench.py --benchmark-enable
 
     step                                       idle 1 thread | idle 2 threads | loaded 1 thread | loaded 2 threads
-    MLP 784-512-512-10, batch 256, SGD                  17.0 |           11.0 |            25.0 |            280.7
-    LSTM 32->128, batch 32, 20 steps, Adam              21.6 |           23.2 |            30.3 |             37.0
-    CNN conv3x3x32, batch 64, 28x28, SGD                24.7 |           24.1 |            22.8 |             94.8
-    (PyTorch, its default 2 threads: MLP 88 idle, 208 loaded)
+    MLP 784-512-512-10, batch 256, SGD                  17.5 |            9.8 |            14.8 |             31.4
+    LSTM 32->128, batch 32, 20 steps, Adam              16.3 |           19.6 |            26.3 |             63.9
+    CNN conv3x3x32, batch 64, 28x28, SGD                25.8 |           25.1 |            55.8 |             68.2
+    (PyTorch, its default 2 threads: MLP 10.6 idle, 40.2 loaded)
 
-Two threads gain 1.5x at best (the MLP, on idle cores) and cost up to 11x under load; in runs with more background
-load (load average 4-8) two threads were 2-23x slower than one in every case, idle or loaded, the loaded LSTM step
-4.1 s against 0.18 s. One thread is never much slower than the best and never collapses, so it is the default.
+Two threads gain 1.8x at best (the MLP, on idle cores) and cost 1.2-2.4x under load; in earlier runs on a machine
+with more background work (load average 4-8) two threads were 2-23x slower than one in every case, the loaded LSTM
+step 4.1 s against 0.18 s. One thread never collapses, so it is the default.
 
 Everything here is process-wide, as in PyTorch: the setting sizes each BLAS pool loaded when it is applied, so it
 governs every NumPy BLAS call in the process, the user's own included (a BLAS library loaded later, such as

@@ -136,3 +136,25 @@ def test_a_diverging_run_stops_with_exit_1_and_names_its_files(
     assert "model.safetensors" not in captured.out and "wrote " not in captured.out
     written = sorted(p.name for p in out.iterdir())
     assert written == ["history.json"] and f"wrote {out / 'history.json'}." in line
+
+
+def test_info_into_a_closed_pipe_stops_quietly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`gpubp info | head -1`: the reader has left, so writing raises BrokenPipeError; gpubp stops with the SIGPIPE
+    status and no traceback (stdout then points at /dev/null, so Python's final flush cannot fail again)."""
+    target = os.open(tmp_path / "stdout", os.O_WRONLY | os.O_CREAT)
+
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return target
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    try:
+        assert main(["info"]) == 141
+    finally:
+        os.close(target)
