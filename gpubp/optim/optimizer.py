@@ -16,53 +16,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
-
-_REQUIRED = object()
-_FLAGS = ("amsgrad", "nesterov", "centered")
-_AT_LEAST_ZERO = {"lr": "learning rate", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum"}
-
-
-def _real(opt: str, name: str, value: Any) -> float:
-    """``value`` as a Python float: a real number or a one-element Tensor, which is read here,
-    once, when the group is made (a sync on a GPU, but never in step())."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1 or value.dtype.kind not in "iuf":
-            raise ValueError(f"{opt}: Tensor {name} must be 1-element and numeric, got {value.shape} {value.dtype}")
-        return float(value.item())
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{opt}: {name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
-def _at_least_zero(opt: str, name: str, value: Any, label: str) -> float:
-    v = _real(opt, name, value)
-    if not v >= 0.0:  # written so that NaN fails too
-        raise ValueError(f"{opt}: invalid {label} {v}: expected a number >= 0")
-    return v
-
-
-def _betas(opt: str, value: Any) -> tuple[float, float]:
-    if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{opt}: betas must be a pair of floats (beta1, beta2), got {type(value).__name__} {value!r}")
-    if len(value) != 2:  # IndexError for one value, as PyTorch's betas[1]
-        error = IndexError if len(value) < 2 else ValueError
-        raise error(f"{opt}: betas must be a pair of floats (beta1, beta2), got {len(value)} values: {value!r}")
-    out = []
-    for i, b in enumerate(value):
-        v = _real(opt, f"betas[{i}]", b)
-        if not 0.0 <= v < 1.0:
-            raise ValueError(f"{opt}: invalid betas[{i}] {v} in betas {tuple(value)}: each must be in [0, 1)")
-        out.append(v)
-    return out[0], out[1]
-
-
-def _index(key: Any) -> int | None:
-    """A parameter index of a state dict: an int, or its string once a checkpoint's JSON has made it one."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        return int(key)
-    if isinstance(key, str) and key.isdigit():
-        return int(key)
-    return None
+from ._checks import AT_LEAST_ZERO, FLAGS, REQUIRED, at_least_zero, betas_pair, real, state_index
 
 
 class Optimizer(ABC):
@@ -79,7 +33,7 @@ class Optimizer(ABC):
                 f"got {type(params).__name__}"
             )
         # hyperparameters first, as PyTorch: a bad lr is reported even before the parameters are looked at
-        self.defaults = {**defaults, **self._check({k: v for k, v in defaults.items() if v is not _REQUIRED})}
+        self.defaults = {**defaults, **self._check({k: v for k, v in defaults.items() if v is not REQUIRED})}
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         params = list(params)
@@ -94,16 +48,16 @@ class Optimizer(ABC):
         raises ValueError/TypeError naming the optimizer, the hyperparameter and the value."""
         name = type(self).__name__
         out = dict(group)
-        for k, label in _AT_LEAST_ZERO.items():
+        for k, label in AT_LEAST_ZERO.items():
             if k in group:
-                out[k] = _at_least_zero(name, k, group[k], label)
-        for k in _FLAGS:
+                out[k] = at_least_zero(name, k, group[k], label)
+        for k in FLAGS:
             if k in group:
                 if not isinstance(group[k], (bool, np.bool_)):
                     raise TypeError(f"{name}: {k} must be True or False, got {type(group[k]).__name__} {group[k]!r}")
                 out[k] = bool(group[k])
         if "betas" in group:
-            out["betas"] = _betas(name, group["betas"])
+            out["betas"] = betas_pair(name, group["betas"])
         return out
 
     def add_param_group(self, group: dict[str, Any]) -> None:
@@ -136,7 +90,7 @@ class Optimizer(ABC):
             params = unique
         full = {k: v for k, v in group.items() if k != "params"}
         for k, v in self.defaults.items():
-            if v is _REQUIRED and k not in full:
+            if v is REQUIRED and k not in full:
                 raise ValueError(f"{type(self).__name__}: parameter group is missing the required '{k}'")
             full.setdefault(k, v)
         full = self._check(full)
@@ -241,14 +195,14 @@ class Optimizer(ABC):
                     f"optimizer? it has {sorted(k for k in theirs if k != 'params')})"
                 )
             for pid, p in zip(ids, ours["params"]):
-                idx = _index(pid)
+                idx = state_index(pid)
                 if idx is None or idx in owner:
                     raise ValueError(f"{name}: group {i} lists parameter id {pid!r}: expected distinct integers")
                 owner[idx] = p
             new_groups.append(self._check({k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"}))
         new_state: dict[Tensor, dict[str, Any]] = {}
         for key, st in state.items():
-            idx = _index(key)
+            idx = state_index(key)
             if idx not in owner:
                 raise ValueError(
                     f"{name}: state for unknown parameter {key!r}: the groups list parameters {sorted(owner)}"
@@ -330,7 +284,7 @@ class SGD(Optimizer):
     def _check(self, group: dict[str, Any]) -> dict[str, Any]:
         out = super()._check(group)
         if "dampening" in group:
-            out["dampening"] = _real("SGD", "dampening", group["dampening"])
+            out["dampening"] = real("SGD", "dampening", group["dampening"])
             if math.isnan(out["dampening"]):
                 raise ValueError("SGD: invalid dampening nan: expected a number")
         if out.get("nesterov") and (out.get("momentum", 0.0) <= 0 or out.get("dampening", 0.0) != 0):
@@ -451,7 +405,7 @@ class RMSprop(Optimizer):
     def _check(self, group: dict[str, Any]) -> dict[str, Any]:
         out = super()._check(group)
         if "alpha" in group:
-            out["alpha"] = _real("RMSprop", "alpha", group["alpha"])
+            out["alpha"] = real("RMSprop", "alpha", group["alpha"])
             if not out["alpha"] >= 0.0:  # as PyTorch (which lets alpha > 1 through too); NaN fails
                 raise ValueError(f"RMSprop: invalid alpha {out['alpha']}: expected a number >= 0")
         return out
@@ -496,7 +450,7 @@ class Adagrad(Optimizer):
         out = super()._check(group)
         for k in ("lr_decay", "initial_accumulator_value"):
             if k in group:
-                out[k] = _at_least_zero("Adagrad", k, group[k], k)
+                out[k] = at_least_zero("Adagrad", k, group[k], k)
         return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
