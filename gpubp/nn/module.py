@@ -28,6 +28,7 @@ class Parameter(Tensor):
         self._grad = None
         self._node = None
         self._vc = [0]
+        self._base = None
         self.requires_grad = requires_grad
 
     def __repr__(self) -> str:

@@ -63,8 +63,7 @@ def make(
     """
     if view_of is not None and _aliases(data, view_of.data, be):
         out = Tensor._wrap(data, be, view_of._vc)
-        base = getattr(view_of, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
-        out._base = view_of if base is None else base
+        out._base = view_of if view_of._base is None else view_of._base
     else:
         out = Tensor._wrap(data, be)
     if not _mode.enabled:
@@ -184,6 +183,9 @@ def operands(a: Any, b: Any, op: str) -> tuple[Tensor | None, Tensor | None, Any
     raise TypeError(f"{op}: expected at least one Tensor operand, got {type(a).__name__} and {type(b).__name__}")
 
 
+_INT_INFO: dict = {}  # integer dtype -> (min, max, bits), filled on first use
+
+
 def _fit_int(dt: Any, s: Any) -> Any:
     """An int scalar that does not fit the integer dtype ``dt``, wrapped around into it, as PyTorch does
     (uint8 + 300 adds 44); NumPy would raise OverflowError instead. Other scalars pass unchanged."""
@@ -197,9 +199,6 @@ def _fit_int(dt: Any, s: Any) -> Any:
         return s
     s %= 1 << bits
     return s - (1 << bits) if s > hi else s
-
-
-_INT_INFO: dict = {}
 
 
 def _cast_for_scalar(t: Tensor, s: Any) -> Any:

@@ -38,7 +38,7 @@ def _check_inplace(t: Tensor, name: str) -> None:
                 f"{name}: a leaf tensor that requires grad cannot be changed in place while autograd records; "
                 "update parameters inside gpubp.no_grad(), or use the out-of-place op"
             )
-        base = getattr(t, "_base", None)  # a Parameter is built without Tensor.__init__: no slot value
+        base = t._base
         if base is not None and base._node is None and base._requires_grad:
             raise RuntimeError(
                 f"{name}: a view of a leaf tensor that requires grad (shape {base.shape}) is being used in an in-place "

@@ -85,12 +85,12 @@ def _var(x: Tensor, dim: Any, correction: int, keepdim: bool, op: str) -> Tensor
     denom = builtins.max(_count(shape, dims) - correction, 0)
     acc = _acc_dtype(x, d)
     # two passes (mean, then squared deviations): stable for data with a large mean, unlike E[x^2] - E[x]^2
-    mu = d.mean(axis=dims, keepdims=True, dtype=acc)
-    dev = d - mu if acc is None else d.astype(acc) - mu
-    ss = (dev * dev).sum(axis=dims, keepdims=keepdim)
+    # the deviations stay in the input's dtype (no float64 copy of the data); only the sums accumulate in ``acc``
+    mu = d.mean(axis=dims, keepdims=True, dtype=acc).astype(d.dtype, copy=False)
+    dev = d - mu
+    ss = (dev * dev).sum(axis=dims, keepdims=keepdim, dtype=acc)
     # N - correction <= 0 divides by 0, as PyTorch: inf, or nan where every deviation is 0 (no sync, no warning)
     out = ss / denom if denom else xp.where(ss > 0, xp.inf, xp.nan)
-    mu = mu.astype(d.dtype, copy=False)
 
     def vjp(g: Any) -> tuple:
         return (_expand(g, dims, keepdim, shape, xp) * (2.0 / denom if denom else xp.nan) * (d - mu),)
