@@ -266,14 +266,14 @@ def test_mlp_training_step_against_torch(benchmark) -> None:  # noqa: ANN001
     for fan_in, fan_out in zip(sizes, sizes[1:]):
         params.append((gpubp.randn(fan_out, fan_in, device="cuda") * fan_in**-0.5).requires_grad_())
         params.append(gpubp.zeros(fan_out, device="cuda", requires_grad=True))
-    bufs = [be.xp.zeros_like(p.data) for p in params]
+    bufs = [be.xp.zeros_like(p._data) for p in params]
 
     def step() -> None:
         w1, b1, w2, b2, w3, b3 = params
         h = gpubp.relu(gpubp.linear(x, w1, b1))
         h = gpubp.relu(gpubp.linear(h, w2, b2))
         gpubp.cross_entropy(gpubp.linear(h, w3, b3), y).backward()
-        be.sgd_update([p.data for p in params], [p.grad.data for p in params], bufs, lr=0.01)
+        be.sgd_update([p._data for p in params], [p.grad._data for p in params], bufs, lr=0.01)
         for p in params:
             p.grad = None
 
@@ -283,8 +283,8 @@ def test_mlp_training_step_against_torch(benchmark) -> None:  # noqa: ANN001
     t_ms = t_bytes = None
     torch = _torch_cuda()
     if torch is not None:
-        tx, ty = torch.from_dlpack(x.data), torch.from_dlpack(y.data)
-        tparams = [torch.from_dlpack(p.data.copy()).requires_grad_() for p in params]
+        tx, ty = torch.from_dlpack(x._data), torch.from_dlpack(y._data)
+        tparams = [torch.from_dlpack(p._data.copy()).requires_grad_() for p in params]
         opt = torch.optim.SGD(tparams, lr=0.01)
 
         def torch_step() -> None:

@@ -194,15 +194,15 @@ def _store(leaf: Tensor, g: Any, stored: set[int]) -> None:
     read it as one flat run of memory."""
     from .tensor import Tensor
 
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype, order="C")
+    if g.dtype != leaf._data.dtype:
+        g = g.astype(leaf._data.dtype, order="C")
     elif g.base is not None or id(g) in stored or not g.flags.c_contiguous:
         g = leaf._be.xp.array(g, order="C")  # copy (also materializes a broadcast view)
     stored.add(id(g))
     if leaf._grad is None:
         leaf._grad = Tensor._wrap(g, leaf._be)
     else:
-        leaf._grad.data += g
+        leaf._grad._data += g
         leaf._grad._vc[0] += 1
 
 
@@ -227,18 +227,18 @@ def _root_grad(t: Tensor, gradient: Any, op: str) -> Any:
 def _root_grad_here(t: Tensor, gradient: Any, op: str) -> Any:
 
     if gradient is None:
-        if t.data.size != 1:
+        if t._data.size != 1:
             raise RuntimeError(
                 f"{op}: grad can be created implicitly only for a single-element output, "
                 f"got shape {tuple(t.shape)}; pass gradient= (a tensor of that shape)"
             )
-        return t._be.xp.ones(t.data.shape, dtype=t.data.dtype)
-    g = gradient.data
+        return t._be.xp.ones(t._data.shape, dtype=t._data.dtype)
+    g = gradient._data
     if gradient._be is not t._be:
         raise InputError(f"{op}: gradient is on {gradient.device}, output on {t.device}")
     if tuple(g.shape) != tuple(t.shape):
         raise InputError(f"{op}: gradient has shape {tuple(g.shape)}, expected the output's shape {tuple(t.shape)}")
-    return t._be.xp.array(g, dtype=t.data.dtype)  # our own copy: leaves may keep it
+    return t._be.xp.array(g, dtype=t._data.dtype)  # our own copy: leaves may keep it
 
 
 def _check_grads(grads: list, op: str, what: str) -> None:
@@ -326,5 +326,5 @@ def grad(
                 continue
             t = inputs[i]
             with t._be.enter():
-                result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t.data.dtype), t._be)
+                result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t._data.dtype), t._be)
     return tuple(result)

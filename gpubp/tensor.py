@@ -56,7 +56,7 @@ def _host_read(t: Tensor, what: str) -> None:
 def _to_array(data: Any, dtype: np.dtype | None, be: Backend, op: str = "tensor") -> Any:
     """Convert user data (nested lists, scalars, NumPy/CuPy arrays, Tensors) to ``be``'s array."""
     if isinstance(data, Tensor):
-        arr = data.data if data._be is be else be.asarray(data._be.to_numpy(data.data))
+        arr = data._data if data._be is be else be.asarray(data._be.to_numpy(data._data))
         return be.xp.array(arr, dtype=dtype, copy=True)
     if hasattr(data, "__cuda_array_interface__") and be.device.type == "cpu":
         data = data.get()  # a CuPy array coming to the CPU
@@ -100,11 +100,11 @@ def _first_leaf(data: Any) -> Any:
 def _unpack_tensors(data: Any, op: str) -> Any:
     """Nested sequences with their tensors replaced by 0-d host arrays; only one-element tensors are numbers."""
     if isinstance(data, Tensor):
-        if data.data.size != 1:
+        if data._data.size != 1:
             raise InputError(
                 f"{op}: only one-element tensors can be converted to Python scalars, got a tensor of shape {data.shape}"
             )
-        return np.asarray(data._be.to_numpy(data.data.reshape(())))
+        return np.asarray(data._be.to_numpy(data._data.reshape(())))
     if isinstance(data, (list, tuple)):
         return [_unpack_tensors(v, op) for v in data]
     return data
@@ -178,7 +178,7 @@ class Tensor:
     """An n-dimensional array on one device that can record operations for autograd."""
 
     # _base: the tensor whose memory this one is a view of (None when it owns its memory), as PyTorch's ``_base``
-    __slots__ = ("data", "_be", "_requires_grad", "_grad", "_node", "_vc", "_base", "__weakref__")
+    __slots__ = ("_data", "_be", "_requires_grad", "_grad", "_node", "_vc", "_base", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(
@@ -188,7 +188,7 @@ class Tensor:
             device = data.device
         be = backend_for(device, "tensor")
         with be.enter():
-            self.data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be, "tensor")
+            self._data = _to_array(data, None if dtype is None else dtypes.to_dtype(dtype), be, "tensor")
         self._be = be
         self._requires_grad = False
         self._grad = None
@@ -202,7 +202,7 @@ class Tensor:
     def _wrap(data: Any, be: Backend, vc: list | None = None) -> Tensor:
         """Wrap an array without copying or checking (the fast path every op uses)."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._be = be
         t._requires_grad = False
         t._grad = None
@@ -213,12 +213,33 @@ class Tensor:
 
     # ---- attributes ------------------------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """The same values as a tensor cut from the graph, as PyTorch's ``.data``: it shares memory, never requires
+        grad, and has a version counter of its own, so in-place changes through it (``p.data.add_(u)``) are not
+        seen by autograd. Prefer ``detach()`` or ``no_grad()``, which autograd does check."""
+        return Tensor._wrap(self._data, self._be)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        if value._be is not self._be:
+            raise InputError(
+                f"data: cannot assign a tensor on {value.device} to the data of a tensor on {self.device}"
+            )
+        if self._requires_grad and value._data.dtype.kind != "f":
+            raise InputTypeError(
+                f"data: a tensor that requires grad needs floating-point data, got dtype {value.dtype}"
+            )
+        self._data = value._data  # the new values replace the old, in shape and dtype, as PyTorch's ``p.data = t``
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> Device:
@@ -226,11 +247,11 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
         """Number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: int | None = None) -> Any:
         """The shape, or the length of one dimension."""
@@ -242,7 +263,7 @@ class Tensor:
 
     def numel(self) -> int:
         """Number of elements."""
-        return int(self.data.size)
+        return int(self._data.size)
 
     @property
     def is_leaf(self) -> bool:
@@ -262,9 +283,9 @@ class Tensor:
             if not value:
                 raise RuntimeError("requires_grad: cannot turn off requires_grad of a non-leaf tensor; use detach()")
             return
-        if value and self.data.dtype.kind != "f":
+        if value and self._data.dtype.kind != "f":
             raise InputTypeError(
-                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                f"requires_grad: only floating-point tensors can require gradients, got dtype {self._data.dtype}"
             )
         self._requires_grad = bool(value)
 
@@ -315,19 +336,19 @@ class Tensor:
                 "Use Tensor.cpu() to copy the tensor to host memory first."
             )
         _host_read(self, "numpy()")
-        return self._be.to_numpy(self.data)
+        return self._be.to_numpy(self._data)
 
     def item(self) -> Any:
         """The single value as a Python number (waits for the GPU)."""
         _host_read(self, "item()")
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise InputError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
         """The data as nested Python lists (waits for the GPU)."""
         _host_read(self, "tolist()")
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if self._be.device.type != "cpu":
@@ -336,14 +357,14 @@ class Tensor:
                 "Use Tensor.cpu() to copy the tensor to host memory first."
             )
         _host_read(self, "__array__")
-        arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        arr = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return np.array(arr, copy=True) if copy else arr
 
     def __dlpack__(self, **kwargs: Any) -> Any:
-        return self.data.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
+        return self._data.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(device)``, ``to(dtype)`` or both; differentiable; returns self when nothing changes."""
@@ -401,7 +422,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory and the version counter)."""
-        return Tensor._wrap(self.data, self._be, self._vc)
+        return Tensor._wrap(self._data, self._be, self._vc)
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf that requires grad."""
@@ -413,23 +434,23 @@ class Tensor:
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def _scalar(self, what: str) -> Any:
         _host_read(self, what)
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise InputError(f"{what}: only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise InputError(
-                f"bool(): the truth value of a tensor with {self.data.size} elements is ambiguous; use any() or all()"
+                f"bool(): the truth value of a tensor with {self._data.size} elements is ambiguous; use any() or all()"
             )
         return bool(self._scalar("bool()"))
 
@@ -440,24 +461,24 @@ class Tensor:
         return int(self._scalar("int()"))
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub":
+        if self._data.dtype.kind not in "iub":
             raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
         return int(self._scalar("__index__"))
 
     def __format__(self, spec: str) -> str:
-        if self.data.size == 1 and spec:
-            return format(self.data.reshape(()).item(), spec)
+        if self._data.size == 1 and spec:
+            return format(self._data.reshape(()).item(), spec)
         return repr(self)
 
     def __repr__(self) -> str:
         _host_read(self, "repr()")
         body = np.array2string(
-            np.asarray(self._be.to_numpy(self.data)), separator=", ", prefix="tensor(", threshold=200
+            np.asarray(self._be.to_numpy(self._data)), separator=", ", prefix="tensor(", threshold=200
         )
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
-        if self.data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+        if self._data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")

@@ -56,7 +56,7 @@ def gradcheck(
     analytic = grad(outs, wrt, cotangents, allow_unused=True)
     for i, (t, a) in enumerate(zip(wrt, analytic)):
         a_np = np.zeros(t.shape) if a is None else a.detach().cpu().numpy()
-        flat = t.data.reshape(-1)  # a view when contiguous; otherwise perturb through a copy
+        flat = t._data.reshape(-1)  # a view when contiguous; otherwise perturb through a copy
         numeric = np.zeros(t.numel())
         with t._be.enter():  # the perturbations write raw arrays of t's device
             for j in range(t.numel()):
@@ -78,8 +78,8 @@ def gradcheck(
 
 
 def _set(t: Tensor, flat: Any, j: int, value: Any) -> None:
-    if t._be.xp.shares_memory(flat, t.data):
+    if t._be.xp.shares_memory(flat, t._data):
         flat[j] = value
     else:
         idx = np.unravel_index(j, t.shape)
-        t.data[idx] = value
+        t._data[idx] = value

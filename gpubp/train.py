@@ -112,19 +112,19 @@ def _accumulate(totals: _Totals, metrics: Sequence[str], out: Tensor, y: Tensor,
     totals.n += n
     totals.be = loss._be
     with no_grad():
-        totals.add("loss", loss.detach().data * n)
+        totals.add("loss", loss.detach()._data * n)
         classification = out.ndim == 2 and y.dtype.kind in "iu"
         if "accuracy" in metrics and classification:
-            totals.add("accuracy", (out.data.argmax(1) == y.data).sum())
+            totals.add("accuracy", (out._data.argmax(1) == y._data).sum())
         if not classification and y.dtype.kind == "f" and out.shape == y.shape:
-            err = out.data - y.data
+            err = out._data - y._data
             if "mae" in metrics:
                 totals.add("mae", abs(err).sum() / max(int(np.prod(y.shape[1:])), 1))
             if "r2" in metrics:
                 totals.add("sse", (err * err).sum())
-                totals.add("ysum", y.data.sum())  # device sums: the total variance needs no per-batch copy
-                totals.add("ysq", (y.data * y.data).sum())
-                totals.add("ycount", y.data.size)
+                totals.add("ysum", y._data.sum())  # device sums: the total variance needs no per-batch copy
+                totals.add("ysq", (y._data * y._data).sum())
+                totals.add("ycount", y._data.size)
 
 
 def evaluate(
@@ -157,9 +157,9 @@ class _FirstNonFinite:
             if self.step is None:
                 self.step = xp.zeros((), dtype=xp.int64)
                 self.value = xp.zeros((), dtype=xp.float64)
-            new = (self.step == 0) & ~xp.isfinite(loss.data)
+            new = (self.step == 0) & ~xp.isfinite(loss._data)
             self.step = xp.where(new, step, self.step)
-            self.value = xp.where(new, loss.data.astype(xp.float64), self.value)
+            self.value = xp.where(new, loss._data.astype(xp.float64), self.value)
 
     def values(self) -> dict[str, Any]:
         return {} if self.step is None else {"bad_step": self.step, "bad_value": self.value}
@@ -190,8 +190,8 @@ class GradientMonitor:
             return
         be = with_grad[0][1]._be
         with be.enter():
-            norms = [be.xp.sqrt(be.sq_norm([p.grad.data])) for _, p in with_grad]
-            norms += [be.xp.sqrt(be.sq_norm([p.data])) for _, p in with_grad]
+            norms = [be.xp.sqrt(be.sq_norm([p.grad._data])) for _, p in with_grad]
+            norms += [be.xp.sqrt(be.sq_norm([p._data])) for _, p in with_grad]
         host = _to_host(be, norms)  # one device-to-host copy per check
         self.checks += 1
         for (name, p), g, w in zip(with_grad, host, host[len(with_grad) :]):
@@ -364,7 +364,7 @@ def fit(
         for x, y in batches:
             out_b = model(x)
             loss = loss_fn(out_b, y)
-            if nan_policy == "skip" and not math.isfinite(_to_host(loss._be, [loss.detach().data])[0]):
+            if nan_policy == "skip" and not math.isfinite(_to_host(loss._be, [loss.detach()._data])[0]):
                 skipped += 1  # the host read above waits for the GPU: once per batch, the price of "skip"
                 continue
             optimizer.zero_grad()
@@ -381,7 +381,7 @@ def fit(
                 scheduler.step()
             if log_every > 0 and step % log_every == 0 and (show_loss or nan_policy == "raise"):
                 names = ["loss", *watch.values()]
-                host = dict(zip(names, _to_host(loss._be, [loss.detach().data, *watch.values().values()])))
+                host = dict(zip(names, _to_host(loss._be, [loss.detach()._data, *watch.values().values()])))
                 if show_loss:
                     bar.set_postfix(loss=f"{host['loss']:.4f}")
                 stop_if_non_finite(host, epoch, epoch_start)

@@ -213,17 +213,17 @@ def _mlp_and_cnn_step(device: str) -> list[gpubp.Tensor]:
     loss.backward()
     be = get_backend(device)
     with gpubp.no_grad():
-        state = [be.xp.zeros_like(p.data) for p in params]
+        state = [be.xp.zeros_like(p._data) for p in params]
         be.adam_update(
-            [p.data for p in params],
-            [p.grad.data for p in params],
+            [p._data for p in params],
+            [p.grad._data for p in params],
             state,
-            [be.xp.zeros_like(p.data) for p in params],
+            [be.xp.zeros_like(p._data) for p in params],
             step=1,
             lr=1e-3,
         )
-        be.sgd_update([p.data for p in params], [p.grad.data for p in params], state, lr=0.01, momentum=0.9)
-        be.sq_norm([p.grad.data for p in params])
+        be.sgd_update([p._data for p in params], [p.grad._data for p in params], state, lr=0.01, momentum=0.9)
+        be.sq_norm([p.grad._data for p in params])
     return params
 
 

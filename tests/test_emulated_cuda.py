@@ -136,7 +136,7 @@ def _mlp_step(device: str, steps: int = 2) -> tuple[list[float], list[np.ndarray
     init = [p.detach().cpu() for p in model.parameters()]
     model = model.to(device)
     for p, v in zip(model.parameters(), init):
-        p.data = v.to(device).data
+        p._data = v.to(device)._data
     opt = optim.AdamW(model.parameters(), lr=1e-2)
     rng = rng_for("two-devices")
     x = gpubp.tensor(rng.standard_normal((8, 12)), dtype=gpubp.float32, device=device)
@@ -159,9 +159,9 @@ def test_a_training_step_on_the_second_device_stays_there(two_devices: None) -> 
     for got, want in zip(params, want_params):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     x = gpubp.randn(4, 3, device="cuda:1", requires_grad=True)
-    assert x.data.device.id == 1 and gpubp.zeros_like(x).data.device.id == 1
+    assert x._data.device.id == 1 and gpubp.zeros_like(x)._data.device.id == 1
     (gpubp.relu(x) * x).sum().backward()
-    assert x.grad.data.device.id == 1
+    assert x.grad._data.device.id == 1
 
 
 # ---- defect 6: backward does not synchronize where forward already did ------------------------------------------
@@ -215,7 +215,7 @@ def test_each_optimizer_step_is_one_fused_launch(name: str, dtype: np.dtype, syn
     model = model.to("cuda")
     if dtype == gpubp.float16:
         for p in model.parameters():
-            p.data = p.data.astype(np.float16)
+            p._data = p._data.astype(np.float16)
     x = gpubp.randn(*shape, device="cuda", dtype=dtype)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     be = get_backend("cuda")
@@ -227,7 +227,7 @@ def test_each_optimizer_step_is_one_fused_launch(name: str, dtype: np.dtype, syn
     gpubp.cuda.set_sync_debug_mode("default")
     assert counts[f"adam_multi<{kernels.CTYPES[np.dtype(dtype).name]}>"] == 1, dict(counts)
     assert not be.fallbacks, be.fallbacks
-    assert all(p.grad.data.flags.c_contiguous for p in model.parameters())
+    assert all(p.grad._data.flags.c_contiguous for p in model.parameters())
 
 
 def test_a_planted_item_in_a_vjp_or_an_optimizer_step_is_caught(
@@ -267,7 +267,7 @@ def test_a_weight_used_transposed_gets_a_c_contiguous_gradient_and_a_fused_step(
     for _ in range(2):
         opt.zero_grad()
         (gpubp.tanh(gpubp.randn(4, 3, device="cuda") @ w.T + b) ** 2).sum().backward()
-        assert w.grad.data.flags.c_contiguous
+        assert w.grad._data.flags.c_contiguous
         with cp.counting_launches() as counts:
             opt.step()
         assert counts["adam_multi<float>"] == 1 and not be.fallbacks, (dict(counts), be.fallbacks)

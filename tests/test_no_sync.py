@@ -63,7 +63,7 @@ def strict() -> object:
 
 
 def _strict(t: gpubp.Tensor) -> gpubp.Tensor:
-    t.data = t.data.view(StrictArray)
+    t._data = t._data.view(StrictArray)
     return t
 
 
@@ -108,8 +108,8 @@ def test_backward_never_reads_device_data_on_the_host() -> None:
         loss = _model(params, x, y)
         loss.backward()
     for p, r in zip(params, ref):
-        assert isinstance(p.grad.data, StrictArray) or isinstance(p.grad.data, np.ndarray)
-        np.testing.assert_allclose(np.asarray(p.grad.data), r.grad.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+        assert isinstance(p.grad._data, StrictArray) or isinstance(p.grad._data, np.ndarray)
+        np.testing.assert_allclose(np.asarray(p.grad._data), r.grad.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_fused_optimizer_updates_never_read_device_data() -> None:

@@ -74,7 +74,7 @@ def test_state_dict_roundtrip_continues_identically(device: str) -> None:
             p.grad = gpubp.tensor(rng.standard_normal(p.shape), device=device)
         opt_a.step()
     for pa, pb in zip(a, b):
-        pb.data[...] = pa.data
+        pb._data[...] = pa._data
     opt_b = optim.Adam(b, lr=0.5)
     opt_b.load_state_dict(opt_a.state_dict())
     assert opt_b.param_groups[0]["lr"] == 0.01

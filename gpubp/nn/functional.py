@@ -275,8 +275,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         # On a GPU the indices are not read back: clamp them to a safe row and make those rows NaN (noticed in the
         # loss), rather than wrap a negative index or read past the table.
         with be.enter():
-            inside = (input.data >= 0) & (input.data < n)
-            safe = Tensor._wrap(xp.where(inside, input.data, 0), be)
+            inside = (input._data >= 0) & (input._data < n)
+            safe = Tensor._wrap(xp.where(inside, input._data, 0), be)
         rows = ops.where(Tensor._wrap(inside[..., None], be), weight[safe], math.nan)
     if padding_idx is not None:
         # detach only the looked-up padding rows: no gradient reaches weight[padding_idx] (O(len(input) D), not O(n D))
@@ -340,7 +340,7 @@ def _class_targets(t: Tensor, classes: int, ignore_index: int, dtype: Any) -> tu
     a GPU only: the CPU raised), so such a row's loss and gradient are NaN without reading the targets back."""
     be, xp = t._be, t._be.xp
     with be.enter():
-        d = t.data
+        d = t._data
         valid = d != ignore_index
         inside = (d >= 0) & (d < classes)
         safe = xp.where(valid & inside, d, 0)

@@ -34,7 +34,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _fill(t: Tensor, data: object) -> Tensor:
     with no_grad():
-        t.data[...] = data
+        t._data[...] = data
         t._vc[0] += 1
     return t
 

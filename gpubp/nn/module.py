@@ -22,7 +22,7 @@ class Parameter(Tensor):
     def __init__(self, data: Tensor, requires_grad: bool = True) -> None:
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}")
-        self.data = data.data
+        self._data = data._data
         self._be = data._be
         self._requires_grad = False
         self._grad = None
@@ -187,7 +187,7 @@ class Module:
                         moved = t.to(device) if device is not None else t
                         if dtype is not None and t.dtype.kind == "f":
                             moved = moved.to(dtype)
-                        t.data, t._be = moved.data, moved._be
+                        t._data, t._be = moved._data, moved._be
                         if t._grad is not None:
                             t._grad = t._grad.to(t.device).to(t.dtype)
         return self

@@ -39,14 +39,14 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     xp = be.xp
     with no_grad(), be.enter():
         if norm_type == 2.0:
-            total = xp.sqrt(be.sq_norm([g.data for g in grads]))
+            total = xp.sqrt(be.sq_norm([g._data for g in grads]))
         elif norm_type == math.inf:
-            total = xp.max(xp.stack([xp.abs(g.data).max() for g in grads]))
+            total = xp.max(xp.stack([xp.abs(g._data).max() for g in grads]))
         else:
-            total = sum((xp.abs(g.data) ** norm_type).sum() for g in grads) ** (1.0 / norm_type)
+            total = sum((xp.abs(g._data) ** norm_type).sum() for g in grads) ** (1.0 / norm_type)
         scale = xp.minimum(max_norm / (total + 1e-6), 1.0)  # stays on the device
         for g in grads:
-            g.data *= scale.astype(g.dtype)
+            g._data *= scale.astype(g.dtype)
             g._vc[0] += 1
         return Tensor._wrap(xp.asarray(total), be)
 

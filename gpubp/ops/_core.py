@@ -61,7 +61,7 @@ def make(
     version counter and records the tensor it is a view of (``_base``), so in-place ops can refuse to write
     through a view of a leaf that requires grad.
     """
-    if view_of is not None and _aliases(data, view_of.data, be):
+    if view_of is not None and _aliases(data, view_of._data, be):
         out = Tensor._wrap(data, be, view_of._vc)
         out._base = view_of if view_of._base is None else view_of._base
     else:
@@ -96,7 +96,7 @@ def spec(t: Tensor | None) -> tuple | None:
     """What a VJP needs to shape a gradient for input ``t``; None when ``t`` needs none."""
     if t is None or not t._requires_grad:
         return None
-    return (t.data.shape, t.data.dtype)
+    return (t._data.shape, t._data.dtype)
 
 
 def unbroadcast(g: Any, sp: tuple | None) -> Any:
@@ -162,11 +162,11 @@ def operands(a: Any, b: Any, op: str) -> tuple[Tensor | None, Tensor | None, Any
         if isinstance(b, Tensor):
             if a._be is not b._be:
                 check_same_device(op, a, b)
-            da, db = a.data.dtype, b.data.dtype
+            da, db = a._data.dtype, b._data.dtype
             if da == db:
-                return a, b, a.data, b.data, a._be
+                return a, b, a._data, b._data, a._be
             dt = dtypes.promote(da, db)
-            return a, b, a.data.astype(dt, copy=False), b.data.astype(dt, copy=False), a._be
+            return a, b, a._data.astype(dt, copy=False), b._data.astype(dt, copy=False), a._be
         if isinstance(b, numbers.Number):
             s = _scalar_value(b, op)
             x = _cast_for_scalar(a, s)
@@ -202,13 +202,13 @@ def _fit_int(dt: Any, s: Any) -> Any:
 
 
 def _cast_for_scalar(t: Tensor, s: Any) -> Any:
-    dt = dtypes.scalar_dtype(t.data.dtype, s)
-    return t.data if dt == t.data.dtype else t.data.astype(dt)
+    dt = dtypes.scalar_dtype(t._data.dtype, s)
+    return t._data if dt == t._data.dtype else t._data.astype(dt)
 
 
 def float_data(t: Tensor) -> Any:
     """``t``'s data as floating point (integers become float32, as PyTorch's math ops do)."""
-    d = t.data
+    d = t._data
     return d if d.dtype.kind == "f" else d.astype(dtypes.DEFAULT_FLOAT)
 
 

@@ -49,7 +49,7 @@ def relu(x: Tensor) -> Tensor:
         raise InputTypeError("relu: Boolean inputs not supported for relu; cast to a numeric dtype first")
     if kind in "iu":
         with x._be.enter():
-            return Tensor._wrap(x._be.xp.maximum(x.data, 0), x._be)
+            return Tensor._wrap(x._be.xp.maximum(x._data, 0), x._be)
     return _activation("relu", x)
 
 

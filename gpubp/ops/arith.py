@@ -61,7 +61,7 @@ def add(a: Any, b: Any) -> Tensor:
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b."""
-    _refuse_bool("sub", "subtraction", a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+    _refuse_bool("sub", "subtraction", a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b)
     ta, tb, x, y, be = operands(a, b, "sub")
     sa, sb = spec(ta), spec(tb)
     out = _compute("sub", be.xp.subtract, x, y)
@@ -131,8 +131,8 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
 
 def neg(x: Tensor) -> Tensor:
     """-x."""
-    _refuse_bool("neg", "negation", x.data)
-    return make("neg", -x.data, x._be, (x,), lambda g: (-g,))
+    _refuse_bool("neg", "negation", x._data)
+    return make("neg", -x._data, x._be, (x,), lambda g: (-g,))
 
 
 def _unary(name: str, x: Tensor, out: Any, dfn: Any, save_out: bool = False) -> Tensor:
@@ -142,7 +142,7 @@ def _unary(name: str, x: Tensor, out: Any, dfn: Any, save_out: bool = False) -> 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """|x|; abs'(0) = 0, as PyTorch."""
-    xp, d = x._be.xp, x.data
+    xp, d = x._be.xp, x._data
     if d.dtype == dtypes.bool_:
         raise InputTypeError("abs: not implemented for bool tensors")
     return _unary("abs", x, xp.abs(d), lambda g: g * xp.sign(d))
@@ -195,7 +195,7 @@ def _bound(v: Any, x: Tensor, name: str) -> tuple[Tensor | None, Any]:
         return None, None
     if isinstance(v, Tensor):
         check_same_device("clamp", x, v)
-        return v, v.data
+        return v, v._data
     if isinstance(v, numbers.Real):
         return None, v
     raise TypeError(f"clamp: {name} must be a number, a Tensor or None, got {type(v).__name__}")
@@ -218,7 +218,7 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
     """Limit x to [min, max]; x gets the gradient where min <= x <= max, a bound where it binds."""
     if min is None and max is None:
         raise InputError("clamp: at least one of min and max must be given")
-    xp, d = x._be.xp, x.data
+    xp, d = x._be.xp, x._data
     tlo, lo = _bound(min, x, "min")
     thi, hi = _bound(max, x, "max")
     dt = _clamp_dtype(d, lo, hi)
@@ -294,7 +294,7 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     ta, tb, x, y, be = operands(a, b, "where")
     if be is not condition._be:
         check_same_device("where", condition, ta if ta is not None else tb)
-    c = condition.data
+    c = condition._data
     try:
         out = be.xp.where(c, x, y)
     except ValueError:
@@ -330,21 +330,21 @@ ge = _compare("ge", "greater_equal")
 
 def logical_not(x: Tensor) -> Tensor:
     """Elementwise not, as a bool tensor."""
-    return Tensor._wrap(x._be.xp.logical_not(x.data), x._be)
+    return Tensor._wrap(x._be.xp.logical_not(x._data), x._be)
 
 
 def bitwise_not(x: Tensor) -> Tensor:
     """~x: logical not of a bool tensor, bitwise not of an integer one (no gradient)."""
-    kind = x.data.dtype.kind
+    kind = x._data.dtype.kind
     if kind == "b":
-        return Tensor._wrap(x._be.xp.logical_not(x.data), x._be)
+        return Tensor._wrap(x._be.xp.logical_not(x._data), x._be)
     if kind not in "iu":
         raise InputTypeError(
-            f"bitwise_not: ~ (invert) is only implemented on integer and bool tensors, got dtype {x.data.dtype}"
+            f"bitwise_not: ~ (invert) is only implemented on integer and bool tensors, got dtype {x._data.dtype}"
         )
-    return Tensor._wrap(x._be.xp.invert(x.data), x._be)
+    return Tensor._wrap(x._be.xp.invert(x._data), x._be)
 
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of each element (no gradient: it is 0 almost everywhere)."""
-    return Tensor._wrap(x._be.xp.sign(x.data), x._be)
+    return Tensor._wrap(x._be.xp.sign(x._data), x._be)

@@ -95,7 +95,7 @@ def _conv2d(
             f"got stride={stride}, padding={padding}, dilation={dilation}"
         )
     xp = x._be.xp
-    xpad = _pad(xp, x.data, ph, pw)
+    xpad = _pad(xp, x._data, ph, pw)
     win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, dh, dw)
     if oh < 1 or ow < 1:
         raise InputError(
@@ -104,10 +104,10 @@ def _conv2d(
     og, k, pix = o // groups, cg * kh * kw, oh * ow
     # im2col in the layout that makes the product NCHW: cols (N, G, Cg*KH*KW, OH*OW), one copy
     cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, k, pix)
-    w3 = weight.data.reshape(groups, og, k)  # (G, Og, K)
+    w3 = weight._data.reshape(groups, og, k)  # (G, Og, K)
     out = xp.matmul(w3, cols).reshape(n, o, oh, ow)  # (N, G, Og, OH*OW): already NCHW
     if bias is not None:
-        out += bias.data.reshape(1, o, 1, 1)
+        out += bias._data.reshape(1, o, 1, 1)
     sx, swt, sb = spec(x), spec(weight), spec(bias)
 
     def vjp(g: Any) -> tuple:
@@ -149,7 +149,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     kh, kw, sh, sw, ph, pw = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
     xp = x._be.xp
     n, c, h, w = x.shape
-    xpad = _pad(xp, x.data, ph, pw, -xp.inf)
+    xpad = _pad(xp, x._data, ph, pw, -xp.inf)
     _, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
     if oh < 1 or ow < 1:
         raise InputError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
@@ -180,7 +180,7 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     kh, kw, sh, sw, ph, pw = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
     xp = x._be.xp
     n, c, h, w = x.shape
-    xpad = _pad(xp, x.data, ph, pw)
+    xpad = _pad(xp, x._data, ph, pw)
     win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
     if oh < 1 or ow < 1:
         raise InputError(f"avg_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")

@@ -30,7 +30,7 @@ def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
             check_same_device("index", x, k)
             if k.dtype.kind not in "iub":
                 raise IndexError(f"index: tensors used as indices must be long, int, byte or bool, got {k.dtype}")
-            k = k.data
+            k = k._data
         elif isinstance(k, (list, tuple)):
             k = xp.asarray(k)
             if k.dtype.kind == "f":
@@ -59,7 +59,7 @@ def _check_mask(x: Tensor, parts: tuple, pos: int, mask: Any) -> None:
         if p is None:
             return 0
         if isinstance(p, Tensor):
-            p = p.data
+            p = p._data
         if hasattr(p, "dtype") and p.dtype.kind == "b":
             return p.ndim  # a mask spans its own dims (a 0-d bool none)
         return 1
@@ -92,10 +92,10 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     if not gather and not any(p is Ellipsis for p in k):
         k = (*k, Ellipsis)  # basic indexing down to one element: NumPy then returns a 0-d view, not a scalar copy
     try:
-        out = x.data[k]
+        out = x._data[k]
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
-    shape, dt = x.data.shape, x.data.dtype
+    shape, dt = x._data.shape, x._data.dtype
 
     def vjp(g: Any) -> tuple:
         gx = xp.zeros(shape, dtype=dt)
@@ -117,10 +117,10 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     tv = value if isinstance(value, Tensor) else None
     if tv is not None:
         check_same_device("index_put", x, tv)
-        v = tv.data
+        v = tv._data
     else:
         v = value
-    out = x.data.copy()
+    out = x._data.copy()
     try:
         out[k] = v
     except IndexError as e:

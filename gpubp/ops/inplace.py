@@ -44,7 +44,7 @@ def _check_inplace(t: Tensor, name: str) -> None:
                 f"{name}: a view of a leaf tensor that requires grad (shape {base.shape}) is being used in an in-place "
                 "operation; update it inside gpubp.no_grad(), or use the out-of-place op"
             )
-    data = t.data
+    data = t._data
     if data.size > 1 and 0 in data.strides and any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):
         raise InputError(
             f"{name}: unsupported operation: more than one element of the written-to tensor (shape {t.shape}, an "
@@ -54,7 +54,7 @@ def _check_inplace(t: Tensor, name: str) -> None:
 
 def _replace(t: Tensor, r: Tensor) -> Tensor:
     """Write result ``r`` into ``t``'s buffer and make ``t`` stand for it in the graph."""
-    t.data[...] = r.data
+    t._data[...] = r._data
     t._vc[0] += 1
     t._node = r._node
     t._requires_grad = t._requires_grad or r._requires_grad
@@ -63,7 +63,7 @@ def _replace(t: Tensor, r: Tensor) -> Tensor:
 
 def _snapshot(t: Tensor) -> Tensor:
     """The old value of ``t`` as its own tensor, in ``t``'s place in the graph."""
-    s = Tensor._wrap(t.data.copy(), t._be)
+    s = Tensor._wrap(t._data.copy(), t._be)
     s._node = t._node
     s._requires_grad = t._requires_grad
     return s
@@ -92,7 +92,7 @@ def _arith_inplace(t: Tensor, other: Any, name: str) -> Tensor:
     _check_inplace(t, name)
     if _recording(t, other):
         return _replace(t, _OPS[name](_snapshot(t), other))
-    getattr(be.xp, _UFUNCS[name])(t.data, y, out=t.data, casting="unsafe")
+    getattr(be.xp, _UFUNCS[name])(t._data, y, out=t._data, casting="unsafe")
     t._vc[0] += 1
     return t
 
@@ -138,9 +138,9 @@ def _setitem(t: Tensor, key: Any, value: Any, name: str) -> None:
     v = value
     if isinstance(value, Tensor):
         check_same_device(name, t, value)
-        v = value.data
+        v = value._data
     try:
-        t.data[k] = v
+        t._data[k] = v
     except IndexError as e:
         raise IndexError(f"{name}: {e} (tensor shape {t.shape})") from None
     except ValueError as e:
@@ -157,7 +157,7 @@ def fill_(t: Tensor, value: Any) -> Tensor:
 
 
 def _fill(t: Tensor, value: Any, name: str) -> Tensor:
-    if isinstance(value, Tensor) and value.data.size != 1:
+    if isinstance(value, Tensor) and value._data.size != 1:
         raise InputError(f"{name}: value must have one element, got shape {value.shape}")
     _setitem(t, Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value, name)
     return t
@@ -195,6 +195,6 @@ def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     if _recording(t, min, max):
         return _replace(t, arith.clamp(_snapshot(t), min, max))
     r = arith.clamp(t, min, max)
-    t.data[...] = r.data
+    t._data[...] = r._data
     t._vc[0] += 1
     return t

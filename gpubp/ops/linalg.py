@@ -33,7 +33,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             f"{kb} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the second)"
         )
     xp = a._be.xp
-    x, y = a.data, b.data
+    x, y = a._data, b._data
     try:
         out = xp.matmul(x, y)
     except ValueError:
@@ -83,10 +83,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                 f"or a shape that broadcasts to the output's {out_shape}"
             )
     xp = x._be.xp
-    xd, wd = x.data, weight.data
+    xd, wd = x._data, weight._data
     out = xp.matmul(xd, wd.T)
     if bias is not None:
-        out += bias.data  # in place: out is fresh, no temporary
+        out += bias._data  # in place: out is fresh, no temporary
     sx, sw, sb = spec(x), spec(weight), spec(bias)
 
     def vjp(g: Any) -> tuple:

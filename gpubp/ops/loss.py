@@ -43,7 +43,7 @@ def host_values(t: Tensor) -> np.ndarray | None:
     wait for it (the ops there give NaN instead). A plain ndarray view: reading it is no device sync."""
     if t.device.type != "cpu":
         return None
-    return np.asarray(t.data)
+    return np.asarray(t._data)
 
 
 def check_class_target(op: str, input: Tensor, target: Tensor, ignore_index: int, probs: bool = False) -> None:  # noqa: A002
@@ -105,8 +105,8 @@ def cross_entropy(
     check_class_target("cross_entropy", input, target, ignore_index)
     be = input._be
     xp = be.xp
-    t = target.data
-    rows, saved = be.cross_entropy(input.data, t, ignore_index, label_smoothing)
+    t = target._data
+    rows, saved = be.cross_entropy(input._data, t, ignore_index, label_smoothing)
 
     if reduction == "none":
 
@@ -195,7 +195,7 @@ def _constant_operand(op: str, name: str, t: Tensor | None, input: Tensor) -> An
             f"{op}: the loss is not differentiable with respect to {name}, which requires grad; pass "
             f"{name}.detach() (as PyTorch)"
         )
-    return t.data
+    return t._data
 
 
 def _check_probabilities(t: Tensor, what: str) -> None:
@@ -233,8 +233,8 @@ def binary_cross_entropy(
     be = input._be
     xp = be.xp
     dt = dtypes.promote(input.dtype, target.dtype)
-    p = input.data.astype(dt, copy=False)
-    y = target.data.astype(dt, copy=False)
+    p = input._data.astype(dt, copy=False)
+    y = target._data.astype(dt, copy=False)
     with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf before the clamp, as PyTorch
         log_p = xp.maximum(xp.log(p), -100.0)
         log_q = xp.maximum(xp.log1p(-p), -100.0)  # log1p: 1 - p rounds to 1 for tiny p in float32, log1p(-p) not
@@ -282,8 +282,8 @@ def binary_cross_entropy_with_logits(
     be = input._be
     xp = be.xp
     dt = dtypes.promote(input.dtype, target.dtype)
-    x = input.data.astype(dt, copy=False)
-    y = target.data.astype(dt, copy=False)
+    x = input._data.astype(dt, copy=False)
+    y = target._data.astype(dt, copy=False)
     soft = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0.0)  # softplus(-x) = -log sigmoid(x); exp never overflows
     lw = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
     loss = (1.0 - y) * x + lw * soft

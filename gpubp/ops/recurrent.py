@@ -27,10 +27,10 @@ def lstm_cell(xw: Tensor, hc: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) 
     be = xw._be
     xp = be.xp
     hid = h2 // 2
-    h, c = hc.data[:, :hid], hc.data[:, hid:]
-    gates = xw.data + xp.matmul(h, w_hh.data.T)
+    h, c = hc._data[:, :hid], hc._data[:, hid:]
+    gates = xw._data + xp.matmul(h, w_hh._data.T)
     if b_hh is not None:
-        gates += b_hh.data
+        gates += b_hh._data
     i = be.act_forward("sigmoid", gates[:, :hid])
     f = be.act_forward("sigmoid", gates[:, hid : 2 * hid])
     g = be.act_forward("tanh", gates[:, 2 * hid : 3 * hid])
@@ -39,7 +39,7 @@ def lstm_cell(xw: Tensor, hc: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) 
     tc = be.act_forward("tanh", c_new)
     out = xp.concatenate([o * tc, c_new], axis=1)
     s_xw, s_hc, s_w, s_b = spec(xw), spec(hc), spec(w_hh), spec(b_hh)
-    w = w_hh.data
+    w = w_hh._data
 
     def vjp(gout: Any) -> tuple:
         gh, gc_out = gout[:, :hid], gout[:, hid:]

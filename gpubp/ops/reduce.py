@@ -29,13 +29,13 @@ def _count(shape: tuple, dims: tuple) -> int:
 
 def _need_float(x: Tensor, op: str, what: str) -> None:
     """PyTorch's mean, var, std and norm refuse integer and bool tensors (a dtype check: no data is read)."""
-    if x.data.dtype.kind != "f":
-        raise InputTypeError(f"{op}: {what}, got dtype {x.data.dtype}; convert with .float()")
+    if x._data.dtype.kind != "f":
+        raise InputTypeError(f"{op}: {what}, got dtype {x._data.dtype}; convert with .float()")
 
 
 def _need_nonempty(x: Tensor, dims: tuple, dim: Any, op: str) -> None:
     """A max/min-like reduction has no value over an empty dim: IndexError (and RuntimeError), as PyTorch."""
-    if x.data.size:
+    if x._data.size:
         return
     if dim is None:
         raise InputIndexError(
@@ -43,15 +43,15 @@ def _need_nonempty(x: Tensor, dims: tuple, dim: Any, op: str) -> None:
             "pass dim= to reduce over a dim of non-zero size"
         )
     for d in dims:
-        if x.data.shape[d] == 0:
+        if x._data.shape[d] == 0:
             raise InputIndexError(f"{op}(): expected reduction dim {d} to have non-zero size (shape {x.shape})")
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dims when None); bool and integer sums are int64."""
-    xp, shape = x._be.xp, x.data.shape
+    xp, shape = x._be.xp, x._data.shape
     dims = norm_dims(dim, x.ndim, "sum")
-    d = x.data if x.data.dtype.kind == "f" else x.data.astype(dtypes.int64)
+    d = x._data if x._data.dtype.kind == "f" else x._data.astype(dtypes.int64)
     out = d.sum(axis=dims, keepdims=keepdim)
     return make("sum", xp.asarray(out), x._be, (x,), lambda g: (_expand(g, dims, keepdim, shape, xp),))
 
@@ -66,7 +66,7 @@ def _acc_dtype(x: Tensor, d: Any) -> Any:
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (all dims when None); floating-point tensors only, as PyTorch."""
     _need_float(x, "mean", "could not infer output dtype; the input must be floating point")
-    xp, shape, d = x._be.xp, x.data.shape, x.data
+    xp, shape, d = x._be.xp, x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, "mean")
     out = d.mean(axis=dims, keepdims=keepdim, dtype=_acc_dtype(x, d)).astype(d.dtype, copy=False)
     n = _count(shape, dims)
@@ -80,7 +80,7 @@ def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) 
 
 def _var(x: Tensor, dim: Any, correction: int, keepdim: bool, op: str) -> Tensor:
     _need_float(x, op, "std and var only support floating-point tensors")
-    xp, shape, d = x._be.xp, x.data.shape, x.data
+    xp, shape, d = x._be.xp, x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, op)
     denom = builtins.max(_count(shape, dims) - correction, 0)
     acc = _acc_dtype(x, d)
@@ -102,7 +102,7 @@ def std(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) 
     """Standard deviation: sqrt(var); its gradient is 0 where std is 0, as PyTorch."""
     v = _var(x, dim, correction, keepdim, "std")
     xp = x._be.xp
-    s = xp.sqrt(v.data)
+    s = xp.sqrt(v._data)
     safe = xp.where(s > 0, s, 1)
     return make("std", s, x._be, (v,), lambda g: (g * (s > 0) / (2 * safe),), save_out=True)
 
@@ -117,7 +117,7 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim`` (required, as PyTorch), computed stably (shifted by the max)."""
     if dim is None:
         raise TypeError("logsumexp: dim must be an int or a tuple of ints, got None")
-    xp, shape, d = x._be.xp, x.data.shape, float_data(x)
+    xp, shape, d = x._be.xp, x._data.shape, float_data(x)
     dims = norm_dims(dim, x.ndim, "logsumexp")
     m = d.max(axis=dims, keepdims=True) if d.size else xp.zeros(_reduced_shape(shape, dims, True), d.dtype)
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
@@ -139,7 +139,7 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 
 def _extreme(x: Tensor, dim: Any, keepdim: bool, op: str, name: str | None = None) -> Tensor:
-    xp, shape, d = x._be.xp, x.data.shape, x.data
+    xp, shape, d = x._be.xp, x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, op)
     _need_nonempty(x, dims, dim, name or op)
     ext = d.max(axis=dims, keepdims=True) if op == "amax" else d.min(axis=dims, keepdims=True)
@@ -155,14 +155,14 @@ def _extreme(x: Tensor, dim: Any, keepdim: bool, op: str, name: str | None = Non
 
 def _indexed_extreme(x: Tensor, dim: int, keepdim: bool, op: str) -> MinMax:
     """(values, indices) along one dim; the gradient goes to the returned index."""
-    xp, shape = x._be.xp, x.data.shape
+    xp, shape = x._be.xp, x._data.shape
     ax = norm_dim(dim, builtins.max(x.ndim, 1), op)
     if x.ndim == 0:
         idx = xp.zeros((), dtype=dtypes.int64)
-        return MinMax(make(op, x.data.copy(), x._be, (x,), lambda g: (g,)), Tensor._wrap(idx, x._be))
+        return MinMax(make(op, x._data.copy(), x._be, (x,), lambda g: (g,)), Tensor._wrap(idx, x._be))
     _need_nonempty(x, (ax,), dim, op)
-    idx = (x.data.argmax if op == "max" else x.data.argmin)(axis=ax, keepdims=True)
-    vals = xp.take_along_axis(x.data, idx, axis=ax)
+    idx = (x._data.argmax if op == "max" else x._data.argmin)(axis=ax, keepdims=True)
+    vals = xp.take_along_axis(x._data, idx, axis=ax)
 
     def vjp(g: Any) -> tuple:
         gx = xp.zeros(shape, dtype=g.dtype)
@@ -214,9 +214,9 @@ def min(x: Tensor, dim: Any = _ALL, keepdim: bool = False) -> Any:  # noqa: A001
 
 def _arg(x: Tensor, dim: int | None, keepdim: bool, op: str) -> Tensor:
     xp = x._be.xp
-    if x.data.dtype == dtypes.bool_:
+    if x._data.dtype == dtypes.bool_:
         raise InputTypeError(f"{op}(): does not support bool input; convert it with .int() or .float()")
-    fn = x.data.argmax if op == "argmax" else x.data.argmin
+    fn = x._data.argmax if op == "argmax" else x._data.argmin
     if dim is None:
         _need_nonempty(x, (), None, op)
         out = fn()
@@ -249,7 +249,7 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tenso
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise InputError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     _need_float(x, "norm", "expected a floating-point tensor as input")
-    xp, shape, d = x._be.xp, x.data.shape, x.data
+    xp, shape, d = x._be.xp, x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, "norm")
     a = xp.abs(d)
     if p == 0:

@@ -33,7 +33,7 @@ def view(x: Tensor, *shape: Any) -> Tensor:
     new = _shape_args(shape, "view")
     out = _reshape(x, new, "view")
     # a C-contiguous tensor always reshapes in place; otherwise NumPy/CuPy may have copied (metadata test, no sync)
-    if not x.data.flags.c_contiguous and x.data.size > 1 and not _aliases(out.data, x.data, x._be):
+    if not x._data.flags.c_contiguous and x._data.size > 1 and not _aliases(out._data, x._data, x._be):
         raise InputError(
             f"view: shape {new} is not compatible with the strides of this tensor of shape {x.shape} (a dimension "
             "spans non-contiguous memory); use .reshape(...) instead"
@@ -42,7 +42,7 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 
 def _reshape(x: Tensor, new: tuple[int, ...], op: str) -> Tensor:
-    n = x.data.size
+    n = x._data.size
     known = math.prod(s for s in new if s != -1)
     if new.count(-1) > 1 or any(s < -1 for s in new):
         bad = True
@@ -52,8 +52,8 @@ def _reshape(x: Tensor, new: tuple[int, ...], op: str) -> Tensor:
         bad = known != n
     if bad:
         raise InputError(f"{op}: cannot reshape a tensor of shape {x.shape} ({n} elements) into {new}")
-    old = x.data.shape
-    return make("reshape", x.data.reshape(new), x._be, (x,), lambda g: (g.reshape(old),), view_of=x)
+    old = x._data.shape
+    return make("reshape", x._data.reshape(new), x._be, (x,), lambda g: (g.reshape(old),), view_of=x)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -82,7 +82,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         raise InputError(f"permute: dims {order} repeat a dimension")
     xp = x._be.xp
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-    return make("permute", xp.transpose(x.data, order), x._be, (x,), lambda g: (xp.transpose(g, inverse),), view_of=x)
+    return make("permute", xp.transpose(x._data, order), x._be, (x,), lambda g: (xp.transpose(g, inverse),), view_of=x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -120,7 +120,7 @@ def _expand(x: Tensor, sizes: tuple[int, ...], op: str) -> Tensor:
                 f"{op}: cannot broadcast shape {x.shape} to {shape}: the expanded size {shape[i + lead]} must match "
                 f"the existing size {n} at non-singleton dim {i + lead}"
             )
-    out = x._be.xp.broadcast_to(x.data, shape)
+    out = x._be.xp.broadcast_to(x._data, shape)
     sx = spec(x)
     return make("expand", out, x._be, (x,), lambda g: (unbroadcast(g, sx),), view_of=x)
 
@@ -177,7 +177,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"cat: tensor {i} has shape {t.shape}, but every tensor must match {ref.shape} except in dim {dim}"
             )
     xp = ref._be.xp
-    out = xp.concatenate([tensors[i].data.astype(dt, copy=False) for i in keep], axis=ax)
+    out = xp.concatenate([tensors[i]._data.astype(dt, copy=False) for i in keep], axis=ax)
     kept = set(keep)
     bounds = [0]
     for i, t in enumerate(tensors):
@@ -211,14 +211,14 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 def _slice(x: Tensor, ax: int, lo: int, hi: int) -> Tensor:
     xp = x._be.xp
     key = (slice(None),) * ax + (slice(lo, hi),)
-    shape, dt = x.data.shape, x.data.dtype
+    shape, dt = x._data.shape, x._data.dtype
 
     def vjp(g: Any) -> tuple:
         gx = xp.zeros(shape, dtype=dt)
         gx[key] = g
         return (gx,)
 
-    return make("split", x.data[key], x._be, (x,), vjp, view_of=x)
+    return make("split", x._data[key], x._be, (x,), vjp, view_of=x)
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -294,14 +294,14 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     if mode == "reflect" and any(max(ws) >= x.shape[i] for i, ws in enumerate(widths) if max(ws) > 0):
         raise InputError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {x.shape}")
-    xp, shape = x._be.xp, x.data.shape
+    xp, shape = x._be.xp, x._data.shape
     if mode == "constant":
-        out = xp.pad(x.data, widths, mode="constant", constant_values=value)
+        out = xp.pad(x._data, widths, mode="constant", constant_values=value)
         key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))
         return make("pad", out, x._be, (x,), lambda g: (g[key],))
-    out = xp.pad(x.data, widths, mode=_PAD_MODES[mode])
+    out = xp.pad(x._data, widths, mode=_PAD_MODES[mode])
     # where each output element came from, as flat input indices: the gradient scatters back
-    source = xp.pad(xp.arange(x.data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
+    source = xp.pad(xp.arange(x._data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
 
     be = x._be
 
@@ -315,23 +315,23 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
 
 def contiguous(x: Tensor) -> Tensor:
     """A C-contiguous tensor with the same values (x itself when it already is one)."""
-    if x.data.flags.c_contiguous:
+    if x._data.flags.c_contiguous:
         return x
-    return make("contiguous", x._be.xp.ascontiguousarray(x.data), x._be, (x,), lambda g: (g,))
+    return make("contiguous", x._be.xp.ascontiguousarray(x._data), x._be, (x,), lambda g: (g,))
 
 
 def clone(x: Tensor) -> Tensor:
     """A copy that stays in the graph."""
-    return make("clone", x.data.copy(), x._be, (x,), lambda g: (g,))
+    return make("clone", x._data.copy(), x._be, (x,), lambda g: (g,))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast to ``dtype``; the gradient is cast back (none flows into integer results)."""
     dt = dtypes.to_dtype(dtype)
-    if dt == x.data.dtype:
+    if dt == x._data.dtype:
         return x
-    src = x.data.dtype
-    out = x.data.astype(dt)
+    src = x._data.dtype
+    out = x._data.astype(dt)
     if dt.kind != "f":
         return Tensor._wrap(out, x._be)
     return make("astype", out, x._be, (x,), lambda g: (g.astype(src),))
@@ -343,6 +343,6 @@ def to_device(x: Tensor, device: Any) -> Tensor:
     if be is x._be:
         return x
     src = x._be
-    out = be.asarray(src.to_numpy(x.data)) if src.device.type != "cpu" else be.asarray(x.data)
+    out = be.asarray(src.to_numpy(x._data)) if src.device.type != "cpu" else be.asarray(x._data)
     # the gradient travels back through the host: a synchronization, taken only when x needs it
     return make("to", out, be, (x,), lambda g: (src.asarray(be.to_numpy(g)),))

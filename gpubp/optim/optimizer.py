@@ -298,14 +298,14 @@ class SGD(Optimizer):
         be = params[0]._be
         kw = {k: group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay")}
         if not group["momentum"]:
-            be.sgd_update([p.data for p in params], [p.grad.data for p in params], [], **kw)
+            be.sgd_update([p._data for p in params], [p.grad._data for p in params], [], **kw)
             return
         fresh = [p for p in params if "momentum_buffer" not in self.state.get(p, {})]
         old = [p for p in params if "momentum_buffer" in self.state.get(p, {})]
         for subset, first in ((fresh, True), (old, False)):
             if subset:
-                bufs = [self._state_tensor(p, "momentum_buffer").data for p in subset]
-                be.sgd_update([p.data for p in subset], [p.grad.data for p in subset], bufs, first_step=first, **kw)
+                bufs = [self._state_tensor(p, "momentum_buffer")._data for p in subset]
+                be.sgd_update([p._data for p in subset], [p.grad._data for p in subset], bufs, first_step=first, **kw)
 
 
 class Adam(Optimizer):
@@ -335,12 +335,12 @@ class Adam(Optimizer):
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         b1, b2 = group["betas"]
         for step, ps in self._count_steps(params).items():
-            vmax = [self._state_tensor(p, "max_exp_avg_sq").data for p in ps] if group["amsgrad"] else None
+            vmax = [self._state_tensor(p, "max_exp_avg_sq")._data for p in ps] if group["amsgrad"] else None
             ps[0]._be.adam_update(
-                [p.data for p in ps],
-                [p.grad.data for p in ps],
-                [self._state_tensor(p, "exp_avg").data for p in ps],
-                [self._state_tensor(p, "exp_avg_sq").data for p in ps],
+                [p._data for p in ps],
+                [p.grad._data for p in ps],
+                [self._state_tensor(p, "exp_avg")._data for p in ps],
+                [self._state_tensor(p, "exp_avg_sq")._data for p in ps],
                 step=self._step_on_device(ps, step),
                 lr=group["lr"],
                 beta1=b1,
@@ -411,12 +411,12 @@ class RMSprop(Optimizer):
         return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        bufs = [self._state_tensor(p, "momentum_buffer").data for p in params] if group["momentum"] else None
-        gavg = [self._state_tensor(p, "grad_avg").data for p in params] if group["centered"] else None
+        bufs = [self._state_tensor(p, "momentum_buffer")._data for p in params] if group["momentum"] else None
+        gavg = [self._state_tensor(p, "grad_avg")._data for p in params] if group["centered"] else None
         params[0]._be.rmsprop_update(
-            [p.data for p in params],
-            [p.grad.data for p in params],
-            [self._state_tensor(p, "square_avg").data for p in params],
+            [p._data for p in params],
+            [p.grad._data for p in params],
+            [self._state_tensor(p, "square_avg")._data for p in params],
             lr=group["lr"],
             alpha=group["alpha"],
             eps=group["eps"],
@@ -456,12 +456,12 @@ class Adagrad(Optimizer):
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         for p in params:
             if "sum" not in self.state.get(p, {}) and group["initial_accumulator_value"]:
-                self._state_tensor(p, "sum").data[...] = group["initial_accumulator_value"]  # a fill: no host read
+                self._state_tensor(p, "sum")._data[...] = group["initial_accumulator_value"]  # a fill: no host read
         for step, ps in self._count_steps(params).items():
             ps[0]._be.adagrad_update(
-                [p.data for p in ps],
-                [p.grad.data for p in ps],
-                [self._state_tensor(p, "sum").data for p in ps],
+                [p._data for p in ps],
+                [p.grad._data for p in ps],
+                [self._state_tensor(p, "sum")._data for p in ps],
                 step=self._step_on_device(ps, step),
                 lr=group["lr"],
                 lr_decay=group["lr_decay"],
