@@ -224,9 +224,7 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         if value._be is not self._be:
-            raise InputError(
-                f"data: cannot assign a tensor on {value.device} to the data of a tensor on {self.device}"
-            )
+            raise InputError(f"data: cannot assign a tensor on {value.device} to the data of a tensor on {self.device}")
         if self._requires_grad and value._data.dtype.kind != "f":
             raise InputTypeError(
                 f"data: a tensor that requires grad needs floating-point data, got dtype {value.dtype}"
