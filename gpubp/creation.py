@@ -16,7 +16,7 @@ from .tensor import Tensor, _to_array, backend_for
 __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
-    "manual_seed", "from_dlpack", "from_numpy",
+    "manual_seed", "from_dlpack", "from_numpy", "randperm", "uniform_", "normal_",
 ]  # fmt: skip
 
 
@@ -39,6 +39,15 @@ def _size(size: tuple, op: str) -> tuple[int, ...]:
                 f"{op}: sizes must be non-negative: trying to create a tensor with negative dimension {s}: {list(size)}"
             )
     return tuple(int(s) for s in size)
+
+
+def _sizes(shape: tuple, size: Any, op: str) -> tuple:
+    """The size given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or by keyword (``zeros(size=(2, 3))``)."""
+    if size is None:
+        return shape
+    if shape:
+        raise TypeError(f"{op}() got the size both as positional arguments {shape} and as size={size!r}")
+    return (size,)
 
 
 def _shape_arg(size: Any, op: str) -> tuple[int, ...]:
@@ -104,25 +113,31 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array, get_backend("cpu"))
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
     be = backend_for(device, "zeros")
     dt = _dt(dtype)
-    return _finish(be.xp.zeros(_storage(_size(size, "zeros"), dt, "zeros"), dtype=dt), be, requires_grad)
+    return _finish(
+        be.xp.zeros(_storage(_size(_sizes(shape, size, "zeros"), "zeros"), dt, "zeros"), dtype=dt), be, requires_grad
+    )
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     be = backend_for(device, "ones")
     dt = _dt(dtype)
-    return _finish(be.xp.ones(_storage(_size(size, "ones"), dt, "ones"), dtype=dt), be, requires_grad)
+    return _finish(
+        be.xp.ones(_storage(_size(_sizes(shape, size, "ones"), "ones"), dt, "ones"), dtype=dt), be, requires_grad
+    )
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor."""
     be = backend_for(device, "empty")
     dt = _dt(dtype)
-    return _finish(be.xp.empty(_storage(_size(size, "empty"), dt, "empty"), dtype=dt), be, requires_grad)
+    return _finish(
+        be.xp.empty(_storage(_size(_sizes(shape, size, "empty"), "empty"), dt, "empty"), dtype=dt), be, requires_grad
+    )
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -186,21 +201,23 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, req
     return _finish(be.xp.eye(n, m, dtype=_dt(dtype)), be, requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     be = backend_for(device, "rand")
     dt = _float_dt(dtype, "rand")
-    return _finish(be.rand(_storage(_size(size, "rand"), dt, "rand"), dt), be, requires_grad)
+    return _finish(be.rand(_storage(_size(_sizes(shape, size, "rand"), "rand"), dt, "rand"), dt), be, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     be = backend_for(device, "randn")
     dt = _float_dt(dtype, "randn")
-    return _finish(be.randn(_storage(_size(size, "randn"), dt, "randn"), dt), be, requires_grad)
+    return _finish(be.randn(_storage(_size(_sizes(shape, size, "randn"), "randn"), dt, "randn"), dt), be, requires_grad)
 
 
-def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+def randint(
+    low: int = 0, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None, device: Any = None
+) -> Tensor:
     """Uniform integers in [low, high) (``randint(high, size)`` starts at 0); int64 unless ``dtype`` says otherwise."""
     if isinstance(high, (tuple, list)) and size is None:
         low, high, size = 0, low, high  # randint(high, size), as PyTorch
@@ -215,6 +232,8 @@ def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None, dev
     be = backend_for(device, "randint")
     dt = _dt(dtype, dtypes.int64)
     shape = _storage(_shape_arg(size, "randint"), dt, "randint")
+    if generator is not None:  # a host generator, as a CPU torch.Generator
+        return Tensor._wrap(be.from_host(generator._rng.integers(low, high, shape).astype(dt)), be)
     if dt.kind in "iu":
         return Tensor._wrap(be.randint(low, high, shape, dt), be)
     # a float or bool dtype holds the same integers, as PyTorch's randint(..., dtype=torch.float32)
@@ -265,6 +284,49 @@ def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     return randn(x.shape, requires_grad=requires_grad, **like)
 
 
+def randperm(
+    n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 unless ``dtype`` says otherwise)."""
+    if not _is_int(n):
+        raise TypeError(f"randperm: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise InputError(f"randperm: n must be non-negative, got {n}")
+    be = backend_for(device, "randperm")
+    dt = _dt(dtype, dtypes.int64)
+    if generator is not None:
+        order = be.from_host(generator._rng.permutation(n))  # the generator lives on the host, as a CPU one
+    else:
+        order = be.rand((n,), dtypes.float64).argsort()  # the device's own generator: no host round trip
+    return _finish(order.astype(dt), be, requires_grad)
+
+
+def _random_fill(t: Tensor, values: Any, op: str) -> Tensor:
+    """Write freshly drawn ``values`` into ``t`` through the in-place machinery (its checks and version count)."""
+    from .ops import inplace
+
+    inplace._setitem(t, Ellipsis, Tensor._wrap(values, t._be), op)
+    return t
+
+
+def uniform_(t: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill ``t`` in place with samples from U(from_, to)."""
+    _float_dt(t.dtype, "uniform_")
+    if generator is not None:
+        return _random_fill(t, t._be.from_host(generator._rng.uniform(from_, to, t.shape).astype(t.dtype)), "uniform_")
+    return _random_fill(t, t._be.rand(t.shape, t.dtype) * (to - from_) + from_, "uniform_")
+
+
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill ``t`` in place with samples from N(mean, std^2)."""
+    _float_dt(t.dtype, "normal_")
+    if std < 0:
+        raise InputError(f"normal_: expects std >= 0.0, but found std {std}")
+    if generator is not None:
+        return _random_fill(t, t._be.from_host(generator._rng.normal(mean, std, t.shape).astype(t.dtype)), "normal_")
+    return _random_fill(t, t._be.randn(t.shape, t.dtype) * std + mean, "normal_")
+
+
 def manual_seed(seed: int) -> None:
     """Seed the random generator of every device, now and of devices first used later; as PyTorch, the seed is
     ``int(seed)``, and a negative one wraps to an unsigned 64-bit seed (-1 is 2**64 - 1)."""
@@ -297,8 +359,11 @@ def _enter_devices() -> None:
     """Factories allocate on the current device: each runs with its ``device=`` (or its tensor's) device current."""
     from .ops._core import on_device
 
-    for name in ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn", "randint"):
+    for name in ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm"):
         globals()[name] = on_device(globals()[name])
 
 
 _enter_devices()
+
+Tensor.uniform_ = uniform_
+Tensor.normal_ = normal_

@@ -36,6 +36,27 @@ def to_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+# PyTorch's legacy tensor type names, as ``Tensor.type()`` gives and takes them
+_TYPE_NAMES = {
+    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", int64: "LongTensor", int32: "IntTensor",
+    int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
+}  # fmt: skip
+_BY_TYPE_NAME = {v: k for k, v in _TYPE_NAMES.items()}
+
+
+def tensor_type_name(dtype: np.dtype) -> str:
+    """``'FloatTensor'`` for float32, and so on."""
+    return _TYPE_NAMES[dtype]
+
+
+def from_tensor_type_name(name: str) -> tuple[np.dtype, bool]:
+    """(dtype, on CUDA) for a name such as ``'torch.FloatTensor'`` or ``'torch.cuda.LongTensor'``."""
+    head, _, tail = name.rpartition(".")
+    if head not in ("torch", "torch.cuda", "gpubp", "gpubp.cuda") or tail not in _BY_TYPE_NAME:
+        raise ValueError(f"type: invalid type '{name}': expected a name such as 'torch.FloatTensor' or a dtype")
+    return _BY_TYPE_NAME[tail], head.endswith("cuda")
+
+
 def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f"
 

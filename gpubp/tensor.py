@@ -263,6 +263,85 @@ class Tensor:
         """Number of elements."""
         return int(self._data.size)
 
+    nelement = numel
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return int(self._data.dtype.itemsize)
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Steps in elements between neighbours along each dimension (PyTorch's strides, not NumPy's bytes)."""
+        steps = tuple(st // self._data.dtype.itemsize for st in self._data.strides)
+        return steps if dim is None else steps[_ops._core.norm_dim(dim, max(self.ndim, 1), "stride")]
+
+    def is_contiguous(self) -> bool:
+        """True when the elements lie in memory in row-major order with no gaps."""
+        return bool(self._data.flags.c_contiguous)
+
+    def is_floating_point(self) -> bool:
+        """True for float16/32/64 tensors."""
+        return self._data.dtype.kind == "f"
+
+    def data_ptr(self) -> int:
+        """The address of the first element (host memory on the CPU, device memory on a GPU)."""
+        arr = self._data
+        return int(arr.ctypes.data) if isinstance(arr, np.ndarray) else int(arr.data.ptr)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._be.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self._be.device.type == "cpu"
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """With no argument, PyTorch's type name (``'torch.FloatTensor'``, ``'torch.cuda.LongTensor'``); with a
+        dtype or such a name, this tensor cast to it (itself when nothing changes)."""
+        if dtype is None:
+            prefix = "torch.cuda." if self.is_cuda else "torch."
+            return prefix + dtypes.tensor_type_name(self._data.dtype)
+        if isinstance(dtype, str):
+            dt, cuda = dtypes.from_tensor_type_name(dtype)
+            out = self.cuda() if cuda and not self.is_cuda else (self.cpu() if not cuda and self.is_cuda else self)
+            return out.to(dt)
+        return self.to(dtype)
+
+    def _new(self, op: str, size: tuple, dtype: Any, device: Any, requires_grad: bool, fill: Any) -> Tensor:
+        from . import creation
+
+        kw = {"dtype": self.dtype if dtype is None else dtype, "device": self.device if device is None else device}
+        shape = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        out = creation.full(tuple(shape), fill, **kw) if fill is not None else creation.empty(*shape, **kw)
+        return out.requires_grad_(requires_grad) if requires_grad else out
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype and device unless given."""
+        return self._new("new_zeros", size, dtype, device, requires_grad, 0)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Ones of ``size`` with this tensor's dtype and device unless given."""
+        return self._new("new_ones", size, dtype, device, requires_grad, 1)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """An uninitialised tensor of ``size`` with this tensor's dtype and device unless given."""
+        return self._new("new_empty", size, dtype, device, requires_grad, None)
+
+    def new_full(
+        self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """``fill_value`` everywhere, with this tensor's dtype and device unless given."""
+        return self._new("new_full", (tuple(size),), dtype, device, requires_grad, fill_value)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` as a tensor with this tensor's dtype and device unless given."""
+        if isinstance(data, Tensor):
+            data = data.detach()
+        kw_dtype = self.dtype if dtype is None else dtype
+        return Tensor(
+            data, dtype=kw_dtype, device=self.device if device is None else device, requires_grad=requires_grad
+        )
+
     @property
     def is_leaf(self) -> bool:
         return self._node is None

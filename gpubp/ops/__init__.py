@@ -43,7 +43,7 @@ from .arith import (
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .index import getitem, index_put
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, setitem, sub_, zero_
-from .linalg import linear, matmul
+from .linalg import bmm, linear, matmul, mm
 from .loss import cross_entropy, mse_loss
 from .recurrent import lstm_cell
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
@@ -56,12 +56,14 @@ from .shape import (
     contiguous,
     expand,
     flatten,
+    narrow,
     pad,
     permute,
     reshape,
     split,
     squeeze,
     stack,
+    t,
     to_device,
     transpose,
     unsqueeze,
@@ -71,7 +73,7 @@ from .shape import (
 DIFFERENTIABLE = (
     "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt",
     "sin", "cos", "clamp", "maximum", "minimum", "where",
-    "matmul", "linear",
+    "matmul", "linear", "mm", "bmm", "t", "narrow",
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "norm",
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
     "cat", "stack", "split", "chunk", "pad", "getitem", "index_put", "contiguous", "clone", "astype",
@@ -140,7 +142,7 @@ def attach_methods(cls: type) -> None:
         "argmax", "argmin", "flatten", "transpose", "squeeze", "unsqueeze", "split", "chunk", "contiguous",
         "clone", "astype", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu",
         "softmax", "log_softmax", "add_", "sub_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_",
-        "broadcast_to", "bitwise_not",
+        "broadcast_to", "bitwise_not", "mm", "bmm", "t", "narrow",
     ):  # fmt: skip
         setattr(cls, name, globals()[name])
     cls.reshape = _shape_method(reshape)

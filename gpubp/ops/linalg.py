@@ -108,3 +108,30 @@ def _broadcast_into(shape: tuple, target: tuple) -> tuple | None:
         return target if np.broadcast_shapes(shape, target) == target else None
     except ValueError:
         return None
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The product of two matrices, (n, k) @ (k, m); no broadcasting, as PyTorch."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f"mm: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
+    if a.ndim != 2 or b.ndim != 2:
+        raise InputError(f"mm: both operands must be 2-D matrices, got shapes {a.shape} and {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise InputError(
+            f"mm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+        )
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product, (B, n, k) @ (B, k, m); no broadcasting, as PyTorch."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f"bmm: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
+    if a.ndim != 3 or b.ndim != 3:
+        raise InputError(f"bmm: both operands must be 3-D batches of matrices, got shapes {a.shape} and {b.shape}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise InputError(
+            f"bmm: batch shapes {a.shape} and {b.shape} do not match: expected (B, n, k) and (B, k, m) with the "
+            "same B and k"
+        )
+    return matmul(a, b)

@@ -95,6 +95,36 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     return permute(x, tuple(order))
 
 
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix (a view); 0-D and 1-D tensors come back as they are, as PyTorch."""
+    if x.ndim > 2:
+        raise InputError(f"t: expects a tensor with <= 2 dimensions, but self is {x.ndim}D (shape {x.shape})")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """Elements ``start`` to ``start + length`` of dimension ``dim`` (a view); a negative start counts from the end."""
+    if x.ndim == 0:
+        raise InputError("narrow: cannot be applied to a 0-dim tensor")
+    d = norm_dim(dim, x.ndim, "narrow")
+    size = x.shape[d]
+    if isinstance(start, Tensor):
+        start = start.item()  # PyTorch takes a 0-d integer tensor here too; reading it waits for the GPU
+    for name, v in (("start", start), ("length", length)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"narrow: {name} must be an int, got {type(v).__name__}")
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start ({start}) out of range for dimension {d} of size {size} (shape {x.shape})")
+    begin = start + size if start < 0 else start
+    if length < 0 or begin + length > size:
+        raise InputError(
+            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size}) of dimension {d} "
+            f"(shape {x.shape})"
+        )
+    key = (slice(None),) * d + (slice(begin, begin + length),)
+    return x[key]
+
+
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """A read-only view of x broadcast to ``shape`` (-1 keeps a dim's size); the gradient sums over broadcast dims."""
     return _expand(x, _shape_args((shape,), "broadcast_to"), "broadcast_to")
