@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as _np
+
 from . import cuda, data, dtypes, nn, optim
-from .autograd import backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import backward, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, default_device, device_count, set_default_device
 from .creation import (
     arange,
@@ -115,5 +117,25 @@ int64 = dtypes.int64
 uint8 = dtypes.uint8
 bool = dtypes.bool_  # noqa: A001 - PyTorch's name; shadows the builtin only as gpubp.bool
 half, float, double, long = float16, float32, float64, int64  # noqa: A001
+
+dtype = _np.dtype  # gpubp's dtypes are NumPy's: isinstance(gpubp.float32, gpubp.dtype) holds
+finfo = _np.finfo  # .eps, .max, .min, .tiny, .smallest_normal of a floating dtype
+iinfo = _np.iinfo
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of new floating-point tensors: float32."""
+    return dtypes.DEFAULT_FLOAT
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """True for a float16/32/64 tensor."""
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> int:
+    """Number of elements of ``input``."""
+    return input.numel()
+
 
 __version__ = "0.1.0"

@@ -61,18 +61,57 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class _NoParamDecorator(set_grad_enabled):
+    """A mode usable as ``with m():``, ``@m()`` and, as PyTorch's, the bare ``@m``."""
+
+    _MODE = False
+
+    def __new__(cls, orig_func: Callable | None = None, *args: Any, **kwargs: Any) -> Any:
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func: Callable | None = None) -> None:
+        super().__init__(self._MODE)
+
+
+class no_grad(_NoParamDecorator):
     """Ops inside record nothing: for evaluation and in-place parameter updates."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    _MODE = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_NoParamDecorator):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    _MODE = True
+
+
+class inference_mode(set_grad_enabled):
+    """``no_grad`` under PyTorch's name for inference (``mode=False`` leaves recording as it is); gpubp has no
+    separate inference tensors, so tensors made inside can later be used with autograd."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(False)
+        self._off = bool(mode)
+
+    def __enter__(self) -> None:
+        self.prev = _mode.enabled
+        if self._off:
+            _mode.enabled = False
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(self._off):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 _seq = itertools.count()
