@@ -34,6 +34,7 @@ started=$SECONDS
 
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MPLBACKEND=Agg
 export GPUBP_GPU_CHECK=1  # tests/test_gpu_check.py skips inside a check: no check within a check
+export GPUBP_DEVICE="${GPUBP_DEVICE:-cuda}"  # the suite runs with the GPU as its default device (gpubp's default is the CPU)
 work="$(mktemp -d "${TMPDIR:-/tmp}/gpubp-gpu-check.XXXXXX")" || exit 2
 raw="$work/raw"
 mkdir -p "$raw"

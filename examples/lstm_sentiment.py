@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     gpubp.manual_seed(0)
-    device = args.device or str(gpubp.default_device())
+    device = args.device or ("cuda" if gpubp.cuda.is_available() else "cpu")
 
     train, test = datasets.make_sentiment()  # (N, 24) token ids, labels 0/1
     train_loader = DataLoader(train, batch_size=64, shuffle=True, seed=0, device=device)

@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     gpubp.manual_seed(args.seed)
-    dev = args.device or str(gpubp.default_device())
+    dev = args.device or ("cuda" if gpubp.cuda.is_available() else "cpu")
     x_train, y_train, x_test, y_test = load_digits(args.seed)
     print(f"gpubp {gpubp.__version__} on {dev}: digits, {len(x_train)} train / {len(x_test)} test images")
 

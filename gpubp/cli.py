@@ -89,8 +89,8 @@ def _train(args: argparse.Namespace) -> int:
     from .zoo import EXAMPLES
 
     ex = EXAMPLES[args.example]
-    device = args.device or str(backend.default_device())
-    previous = backend.default_device()
+    device = args.device or ("cuda" if backend.cuda_available() else "cpu")  # the main job uses the GPU when present
+    previous = backend._default  # None (follow the current GPU) stays None afterwards
     backend.set_default_device(device)
     try:
         creation.manual_seed(args.seed)
@@ -123,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
             print(f"below this example's goal: {missed}")
         return 0
     finally:
-        backend.set_default_device(previous)  # in-process callers (tests) keep their default device
+        backend._default = previous  # in-process callers (tests) keep their default device
 
 
 def _info(_: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -48,8 +49,10 @@ class CupyBackend(FusedMultiTensor):
         self._steps: dict[Any, list] = {}  # optimizer key -> [device counter, the step it holds]
         self.fallbacks: collections.Counter = collections.Counter()  # (primitive, reason) -> count
         self._sm_count = int(self._cuda_device.attributes["MultiProcessorCount"])
+        # seeded from the OS, not left unseeded, so gpubp.cuda.initial_seed() can say which seed it was
+        self.initial_seed = int.from_bytes(os.urandom(8), "little")
         with self._cuda_device:
-            self._rng = cupy.random.default_rng()
+            self._rng = cupy.random.default_rng(self.initial_seed)
 
     def enter(self) -> Any:
         return self._cuda_device
@@ -92,6 +95,7 @@ class CupyBackend(FusedMultiTensor):
 
     def manual_seed(self, seed: int) -> None:
         self._rng = self.xp.random.default_rng(seed)
+        self.initial_seed = seed
 
     def randn(self, shape: tuple, dtype: Any) -> Any:
         dt = np.dtype(dtype)

@@ -24,7 +24,7 @@ def _poison(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind in "fc":
         a.fill(np.nan)
     elif a.size:
-        a.view(np.uint8).reshape(-1).fill(0xA5)
+        a.reshape(-1).view(np.uint8).fill(0xA5)  # reshape first: a 0-d array cannot change its itemsize
     return a
 
 

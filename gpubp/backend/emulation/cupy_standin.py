@@ -101,11 +101,14 @@ random = types.SimpleNamespace(default_rng=_Generator)
 
 
 # ---- runtime, cuda, cupyx -------------------------------------------------------------------------------
+_TOTAL_MEMORY = 8 << 30  # what each emulated device reports having
+
+
 def _properties(i: int) -> dict:
     Device(i)  # validates the ordinal
     return {
         "name": f"Emulated CUDA device {i} (CPU)".encode(),
-        "totalGlobalMem": 8 << 30,
+        "totalGlobalMem": _TOTAL_MEMORY,
         "multiProcessorCount": devices.SM_COUNT,
         "clockRate": 1_000_000,
         "major": 9,
@@ -113,8 +116,17 @@ def _properties(i: int) -> dict:
     }
 
 
+def _mem_get_info() -> tuple[int, int]:
+    """(free, total) bytes of the current device, as cudaMemGetInfo: total less what the pool holds."""
+    return _TOTAL_MEMORY - devices.get_default_memory_pool().total_bytes(), _TOTAL_MEMORY
+
+
 runtime = types.SimpleNamespace(
     getDeviceCount=lambda: devices.N_DEVICES,
+    # work runs at once, so there is nothing to wait for; an explicit device-wide wait is not one of the implicit
+    # syncs the debug mode flags (PyTorch's torch.cuda.synchronize is not flagged either)
+    deviceSynchronize=lambda: None,
+    memGetInfo=_mem_get_info,
     getDevice=lambda: _tls.device,
     getDeviceProperties=_properties,
     runtimeGetVersion=lambda: 13000,
