@@ -382,7 +382,6 @@ _BAD_LAYERS = [
     ("Conv2d: kernel_size must be an int or a tuple of 2", lambda m: m.Conv2d(1, 2, (3,)), False),
     ("Conv2d: stride must be positive, got 0", lambda m: m.Conv2d(1, 2, 3, stride=0), False),
     ("Conv2d: padding must be >= 0, got -1", lambda m: m.Conv2d(1, 2, 3, padding=-1), False),
-    ("Conv2d: padding='same' is not supported", lambda m: m.Conv2d(1, 2, 3, padding="same"), False),
     ("Conv2d: dilation must be positive, got 0", lambda m: m.Conv2d(1, 2, 3, dilation=0), False),
     ("Conv2d: groups must be positive, got 0", lambda m: m.Conv2d(1, 2, 3, groups=0), True),
     (r"Conv2d: in_channels \(1\) and out_channels \(2\) must be divisible by groups \(2\)",

@@ -56,3 +56,28 @@ def test_clipping_refuses_nan_and_non_numbers(device: str) -> None:
     with pytest.raises(ValueError, match=r"clip_grad_value_: clip_value must be non-negative, got nan"):
         clip_grad_value_([w], float("nan"))
     np.testing.assert_array_equal(w.grad.detach().cpu().numpy(), before)
+
+
+def test_load_state_dict_lists_every_problem_and_assign_changes_nothing_on_error(device: str) -> None:
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).to(device)
+    rng = rng_for("msd assign")
+    good = {k: gpubp.tensor(rng.standard_normal(v.shape), device=device).to(v.dtype) for k, v in m.state_dict().items()}
+    weight, before = m[0].weight, {k: v.detach().cpu().numpy().copy() for k, v in m.state_dict().items()}
+    bad = {**good, "0.bias": gpubp.zeros(5, device=device), "extra": gpubp.zeros(1, device=device)}
+    del bad["1.running_var"]
+    for assign in (False, True):
+        with pytest.raises(RuntimeError) as e:
+            m.load_state_dict(bad, assign=assign)
+        text = str(e.value)
+        assert 'Missing key(s) in state_dict: "1.running_var".' in text
+        assert 'Unexpected key(s) in state_dict: "extra".' in text
+        assert "'0.bias' has shape (5,) in the state dict, expected (4,)" in text
+        with pytest.raises(ValueError, match=r"'0.bias' has shape \(5,\)"):  # without strict: the size error alone
+            m.load_state_dict(bad, strict=False, assign=assign)
+    assert m[0].weight is weight
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(v.detach().cpu().numpy(), before[k])
+    if torch is not None:
+        t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+        with pytest.raises(RuntimeError, match="Missing key"):
+            t.load_state_dict({k: v for k, v in t.state_dict().items() if k != "1.running_var"})

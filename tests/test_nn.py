@@ -296,7 +296,7 @@ def test_module_registration_and_state_dict(device: str) -> None:
     assert names == ["fc.weight", "fc.bias", "bn.weight", "bn.bias", "layers.0.weight", "layers.0.bias",
                      "layers.1.weight", "layers.1.bias"]  # fmt: skip
     sd = m.state_dict()
-    assert "bn.running_mean" in sd and "bn.running_var" in sd and len(sd) == 10
+    assert "bn.running_mean" in sd and "bn.running_var" in sd and "bn.num_batches_tracked" in sd and len(sd) == 11
     other = Block().to(device)
     other.load_state_dict(sd)
     x = gpubp.randn(5, 4, device=device)

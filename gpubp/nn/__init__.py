@@ -1,9 +1,10 @@
-"""Neural-network building blocks: Module, layers, losses, initialization, functional forms."""
+"""Neural-network building blocks: Module, containers, layers, losses, initialization, functional forms.
+``gpubp.nn.modules.*`` and ``gpubp.nn.parameter`` mirror PyTorch's import paths."""
 
-from . import functional, init, utils
+from . import functional, init, modules, parameter, utils
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import (
-    ELU,
-    GELU,
     AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm1d,
@@ -15,16 +16,8 @@ from .layers import (
     Flatten,
     Identity,
     LayerNorm,
-    LeakyReLU,
     Linear,
-    LogSoftmax,
     MaxPool2d,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Tanh,
 )
 from .loss import (
     BCELoss,
@@ -36,5 +29,6 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module
+from .parameter import Buffer, Parameter
 from .rnn import GRU, LSTM, RNN

@@ -14,24 +14,18 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
-from ..backend import get_backend
 from ..errors import InputError, InputTypeError
 from ..ops import (
     avg_pool2d,
     conv2d,
-    elu,
     gelu,
-    leaky_relu,
     linear,
     log_softmax,
     max_pool2d,
     mse_loss,
     pad,
-    relu,
     sigmoid,
-    silu,
     softmax,
-    softplus,
     tanh,
 )
 from ..ops.conv import _conv2d
@@ -46,20 +40,24 @@ from ..ops.loss import (
     host_values,
 )
 from ..tensor import Tensor
+from ._activation_fn import dropout, elu, elu_, leaky_relu, leaky_relu_, relu, relu_, silu, softplus
 
 __all__ = [
     "avg_pool2d",
     "conv1d",
     "conv2d",
     "elu",
+    "elu_",
     "gelu",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
     "pad",
     "relu",
+    "relu_",
     "sigmoid",
     "silu",
     "softmax",
@@ -137,21 +135,6 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
         cols = [x[:, :, r0:r1, (j * w) // ow : -(-((j + 1) * w) // ow)].mean((2, 3)) for j in range(ow)]
         rows.append(ops.stack(cols, -1))
     return ops.stack(rows, -2)
-
-
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only)."""
-    if not isinstance(p, numbers.Real):
-        raise TypeError(f"dropout: p must be a number, got {type(p).__name__} {p!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * 0.0
-    be = get_backend(x.device)
-    keep = be.rand(x.shape, x.dtype) >= p
-    return x * Tensor._wrap(keep.astype(x.dtype) * (1.0 / (1.0 - p)), be)
 
 
 def _arange(n: int, like: Tensor) -> Tensor:

@@ -7,14 +7,15 @@ import math
 import numbers
 from typing import Any
 
-from .. import creation
+from .. import creation, dtypes
 from ..autograd import no_grad
 from ..backend import default_device
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module
+from .parameter import Parameter
 
 
 def _param(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
@@ -98,6 +99,7 @@ class _ConvNd(Module):
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -111,32 +113,64 @@ class _ConvNd(Module):
                 f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
             )
-        if padding == "valid":
-            padding = 0
-        elif isinstance(padding, str):
-            raise InputError(f"{layer}: padding={padding!r} is not supported; give 'valid', an int or a tuple of ints")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"{layer}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', but got "
+                f"padding_mode={padding_mode!r}"
+            )
         k = _tuple_arg(layer, "kernel_size", kernel_size, dims, 1)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
         self.stride = _tuple_arg(layer, "stride", stride, dims, 1)
-        self.padding = _tuple_arg(layer, "padding", padding, dims, 0)
         self.dilation = _tuple_arg(layer, "dilation", dilation, dims, 1)
-        self.groups = groups
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{layer}: invalid padding string {padding!r}, should be one of 'same', 'valid'")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions")
+            # 'same': d (k - 1) in all, the odd one on the right, as PyTorch
+            sides = [(d * (kk - 1) // 2, d * (kk - 1) - d * (kk - 1) // 2) for d, kk in zip(self.dilation, k)]
+            if padding == "valid":
+                sides = [(0, 0)] * dims
+            self.padding = padding
+        else:
+            self.padding = _tuple_arg(layer, "padding", padding, dims, 0)
+            sides = [(p, p) for p in self.padding]
+        self.groups, self.padding_mode = groups, padding_mode
+        self.output_padding, self.transposed = (0,) * dims, False
+        # what forward passes on: the convolution's own (symmetric) padding, or a pad before it (F.pad order: the
+        # last dim first) for a padding mode other than zeros or an uneven 'same'
+        if padding_mode == "zeros" and all(a == b for a, b in sides):
+            self._conv_padding, self._prepad = tuple(a for a, _ in sides), None
+        else:
+            self._conv_padding = (0,) * dims
+            self._prepad = tuple(v for side in reversed(sides) for v in side)
         self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
         self.register_parameter("bias", _param(out_channels, device=device, dtype=dtype) if bias else None)
         _reset_fan_in(self.weight, self.bias)
 
-    def _check(self, x: Tensor) -> None:
+    def _input(self, x: Tensor) -> Tensor:
         if x.ndim != self._dims + 2 or x.shape[1] != self.in_channels:
             want = "(N, C, L)" if self._dims == 1 else "(N, C, H, W)"
             raise InputError(
                 f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got shape {x.shape}"
             )
+        if self._prepad is None:
+            return x
+        return F.pad(x, self._prepad, "constant" if self.padding_mode == "zeros" else self.padding_mode)
 
     def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding}, groups={self.groups}"
-        )
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._dims:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
 
 
 class Conv1d(_ConvNd):
@@ -145,21 +179,20 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0], self.dilation[0], self.groups)
+        x = self._input(x)
+        pad = self._conv_padding[0]
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups)
 
 
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C, H, W): stride, padding, dilation, groups."""
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x = self._input(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self._conv_padding, self.dilation, self.groups)
 
 
-class MaxPool2d(Module):
-    """Max over kernel_size windows (stride defaults to kernel_size)."""
-
+class _Pool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
         super().__init__()
         layer = type(self).__name__
@@ -169,20 +202,71 @@ class MaxPool2d(Module):
         pads = _tuple_arg(layer, "padding", padding, 2, 0)
         if any(p > kk // 2 for p, kk in zip(pads, k)):
             raise InputError(f"{layer}: padding {padding} must be at most half of kernel_size {kernel_size}")
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = stride if stride is not None else kernel_size  # as PyTorch stores it
+        self.ceil_mode = False
+
+    @staticmethod
+    def _unsupported(layer: str, **flags: Any) -> None:
+        given = [f"{k}={v!r}" for k, (v, default) in flags.items() if v != default]
+        if given:
+            raise InputError(f"{layer}: {', '.join(given)} is not supported in gpubp yet (issue 14)")
+
+
+class MaxPool2d(_Pool2d):
+    """Max over kernel_size windows (stride defaults to kernel_size)."""
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        self._unsupported(
+            "MaxPool2d", dilation=(dilation, 1), return_indices=(return_indices, False), ceil_mode=(ceil_mode, False)
+        )
+        super().__init__(kernel_size, stride, padding)
+        self.dilation, self.return_indices = dilation, return_indices
 
     def forward(self, x: Tensor) -> Tensor:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, padding={self.padding}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
-class AvgPool2d(MaxPool2d):
-    """Mean over kernel_size windows (stride defaults to kernel_size)."""
+class AvgPool2d(_Pool2d):
+    """Mean over kernel_size windows (stride defaults to kernel_size; zero padding counts in the divisor)."""
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        self._unsupported(
+            "AvgPool2d",
+            ceil_mode=(ceil_mode, False),
+            count_include_pad=(count_include_pad, True),
+            divisor_override=(divisor_override, None),
+        )
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -209,27 +293,31 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
 
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
 
 class Dropout(Module):
     """Zero elements with probability p in training; identity in eval."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not isinstance(p, numbers.Real):
             raise TypeError(f"Dropout: dropout probability p must be a number, got {type(p).__name__} {p!r}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: dropout probability p must be between 0 and 1, got {p!r}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class _BatchNorm(Module):
     _dims: tuple[int, ...] = ()
+    _version = 2  # version 2 added num_batches_tracked, as PyTorch's
 
     def __init__(
         self,
@@ -240,24 +328,45 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         num_features = _int_arg(type(self).__name__, "num_features", num_features, 1)
+        if not isinstance(momentum, numbers.Real):  # None (a cumulative average) needs a host read of the count
+            raise TypeError(f"{type(self).__name__}: momentum must be a number, got {momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dev = device or default_device()
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, device=dev, dtype=dtype))
-            self.bias = Parameter(creation.zeros(num_features, device=dev, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter(
+            "weight", Parameter(creation.ones(num_features, device=dev, dtype=dtype)) if affine else None
+        )
+        use_bias = affine and bias
+        self.register_parameter(
+            "bias", Parameter(creation.zeros(num_features, device=dev, dtype=dtype)) if use_bias else None
+        )
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, device=dev, dtype=dtype))
             self.register_buffer("running_var", creation.ones(num_features, device=dev, dtype=dtype))
+            self.register_buffer("num_batches_tracked", creation.zeros((), device=dev, dtype=dtypes.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches counted."""
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def _upgrade_state_dict(self, state_dict: dict[str, Any], prefix: str, version: int | None) -> None:
+        # a state dict without version 2 (a plain dict, or an old PyTorch one) may lack the counter: keep ours
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._dims or x.shape[1] != self.num_features:
@@ -265,13 +374,27 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} input with "
                 f"{self.num_features} channels in dim 1, got shape {x.shape}"
             )
-        use_batch = self.training or not self.track_running_stats
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            with no_grad():
+                self.num_batches_tracked.add_(1)  # on the device: no host read
+        use_batch = self.training or self.running_mean is None or self.running_var is None
+        track = not self.training or self.track_running_stats  # training without tracking leaves the buffers alone
         return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, self.momentum, self.eps
+            x,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            self.momentum,
+            self.eps,
         )
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -294,6 +417,7 @@ class LayerNorm(Module):
         normalized_shape: Any,
         eps: float = 1e-5,
         elementwise_affine: bool = True,
+        bias: bool = True,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -303,20 +427,21 @@ class LayerNorm(Module):
         elif not isinstance(normalized_shape, (tuple, list)):
             raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
         self.normalized_shape = tuple(_int_arg("LayerNorm", "normalized_shape", n, 0) for n in normalized_shape)
-        self.eps = eps
-        dev = device or default_device()
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(self.normalized_shape, device=dev, dtype=dtype))
-            self.bias = Parameter(creation.zeros(self.normalized_shape, device=dev, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        dev, shape = device or default_device(), self.normalized_shape
+        weight = Parameter(creation.ones(shape, device=dev, dtype=dtype)) if elementwise_affine else None
+        self.register_parameter("weight", weight)
+        use_bias = elementwise_affine and bias
+        self.register_parameter("bias", Parameter(creation.zeros(shape, device=dev, dtype=dtype)) if use_bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Embedding(Module):
@@ -353,36 +478,5 @@ class Embedding(Module):
         return F.embedding(idx, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
-
-
-def _activation_module(name: str, fn: Any, doc: str, **defaults: Any) -> type:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: N807
-        Module.__init__(self)
-        params = dict(defaults)
-        params.update(zip(defaults, args))
-        params.update(kwargs)
-        unknown = set(params) - set(defaults)
-        if unknown:
-            raise TypeError(f"{name}: unexpected arguments {sorted(unknown)}")
-        self.__dict__["_kw"] = params
-
-    def forward(self, x: Tensor) -> Tensor:
-        return fn(x, **self._kw)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self._kw.items())
-
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr, "__doc__": doc})
-
-
-ReLU = _activation_module("ReLU", F.relu, "max(x, 0).")
-LeakyReLU = _activation_module("LeakyReLU", F.leaky_relu, "x, or negative_slope * x below 0.", negative_slope=0.01)
-ELU = _activation_module("ELU", F.elu, "x, or alpha * (exp(x) - 1) below 0.", alpha=1.0)
-Sigmoid = _activation_module("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)).")
-Tanh = _activation_module("Tanh", F.tanh, "tanh(x).")
-Softplus = _activation_module("Softplus", F.softplus, "log(1 + exp(beta x)) / beta.", beta=1.0)
-GELU = _activation_module("GELU", F.gelu, "x * Phi(x) (or its tanh approximation).", approximate="none")
-SiLU = _activation_module("SiLU", F.silu, "x * sigmoid(x).")
-Softmax = _activation_module("Softmax", F.softmax, "softmax along dim.", dim=-1)
-LogSoftmax = _activation_module("LogSoftmax", F.log_softmax, "log-softmax along dim.", dim=-1)
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else f"{s}, padding_idx={self.padding_idx}"

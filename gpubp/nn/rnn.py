@@ -30,6 +30,8 @@ class _RNNBase(Module):
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
         device: Any = None,
         dtype: Any = None,
         mode: str | None = None,
@@ -37,6 +39,8 @@ class _RNNBase(Module):
         super().__init__()
         mode = mode or self._mode
         layer = type(self).__name__
+        if bidirectional or proj_size:
+            raise InputError(f"{layer}: bidirectional=True and proj_size > 0 are not supported in gpubp yet (issue 14)")
         for name, value, minimum in (("input_size", input_size, 0), ("hidden_size", hidden_size, 1)):
             _int_arg(layer, name, value, minimum)
         _int_arg(layer, "num_layers", num_layers, 1)
@@ -44,6 +48,7 @@ class _RNNBase(Module):
             raise ValueError(f"{layer}: dropout must be a number in [0, 1], got {dropout!r}")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        self.bidirectional, self.proj_size = False, 0
         g = _GATES[mode] * hidden_size
         for layer in range(num_layers):
             n_in = input_size if layer == 0 else hidden_size
@@ -148,8 +153,21 @@ class _RNNBase(Module):
         out, hs, _ = self._run(x, hx)
         return out, ops.stack(hs, 0)
 
+    def flatten_parameters(self) -> None:
+        """A no-op, for PyTorch code that calls it: gpubp keeps each weight as its own tensor (there is no cuDNN
+        weight buffer to pack them into)."""
+
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, batch_first={self.batch_first}"
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        return s
 
 
 class RNN(_RNNBase):
@@ -164,6 +182,7 @@ class RNN(_RNNBase):
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
+        bidirectional: bool = False,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -176,10 +195,13 @@ class RNN(_RNNBase):
             bias,
             batch_first,
             dropout,
+            bidirectional,
+            0,
             device,
             dtype,
             mode=f"RNN_{nonlinearity.upper()}",
         )
+        self.nonlinearity = nonlinearity
 
 
 class LSTM(_RNNBase):

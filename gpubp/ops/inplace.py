@@ -198,3 +198,20 @@ def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     t._data[...] = r._data
     t._vc[0] += 1
     return t
+
+
+def apply_(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any) -> Tensor:
+    """Write ``fn(t, *args)`` into ``t`` and return ``t`` (an in-place activation: relu_, dropout(inplace=True));
+    while autograd records, ``fn`` runs on a snapshot so the gradient is exact, as for the other in-place ops."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(t).__name__}")
+    _check_inplace(t, name)
+    recording = _recording(t)
+    r = fn(_snapshot(t) if recording else t, *args)
+    if r.dtype != t.dtype:
+        raise RuntimeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored in this {t.dtype} tensor")
+    if recording:
+        return _replace(t, r)
+    t._data[...] = r._data
+    t._vc[0] += 1
+    return t
