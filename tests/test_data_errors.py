@@ -53,17 +53,19 @@ def test_strings_batch_to_lists_of_str_as_pytorch(device: str) -> None:
     batches = list(data.DataLoader(Items(make), batch_size=2, device=device))
     assert [len(b[0]) for b in batches] == [2, 2, 1]
     xb, wb, pairs = batches[0]
-    assert isinstance(xb, gpubp.Tensor) and xb.device == device and xb.dtype == gpubp.float32
+    assert isinstance(xb, gpubp.Tensor) and xb.device.type == device and xb.dtype == gpubp.float32
     np.testing.assert_array_equal(xb.detach().cpu().numpy(), x[:2])
-    assert wb == ["abc", "def"] and all(type(w) is str for w in wb)
-    assert pairs == [["abc", "def"], ["mno", "jkl"]]
+    # strings stay as the collated tuple of them, inside lists as PyTorch's
+    assert wb == ("abc", "def") and all(type(w) is str for w in wb)
+    assert pairs == [("abc", "def"), ("mno", "jkl")]
     if torch is not None:
         theirs = _torch_batches(make)[0]
-        assert list(theirs[1]) == wb and [list(p) for p in theirs[2]] == pairs
-    # a TensorDataset with a 1-D string array (its fast path): the same lists of str
+        assert theirs[1] == wb and theirs[2] == pairs
+    # a TensorDataset with a 1-D string array (its fast path): the same tuples of str
     ds = data.TensorDataset(x, np.array(words))
+    assert ds[1][1] == "def" and type(ds[1][1]) is str
     got = [b[1] for b in data.DataLoader(ds, batch_size=2, device=device)]
-    assert got == [["abc", "def"], ["ghi", "jkl"], ["mno"]] and all(type(w) is str for w in got[0])
+    assert got == [("abc", "def"), ("ghi", "jkl"), ("mno",)] and all(type(w) is str for w in got[0])
     # dicts collate key by key, as PyTorch's
     d = next(iter(data.DataLoader(Items(lambda i: {"x": x[i], "name": words[i]}), batch_size=3, device=device)))
     assert d["name"] == words[:3] and d["x"].shape == (3, 3)
@@ -131,9 +133,12 @@ def test_tensor_dataset_subclasses_and_collate_fn_are_honoured(device: str) -> N
         return {"x": np.stack([it[0] for it in items]) + 1, "n": len(items)}
 
     batch = next(iter(data.DataLoader(data.TensorDataset(x), batch_size=3, collate_fn=collate, device=device)))
-    assert batch["x"].tolist() == [1.0, 2.0, 3.0] and batch["x"].device == device and batch["n"] == 3
+    assert batch["x"].tolist() == [1.0, 2.0, 3.0] and batch["x"].device.type == device and batch["n"] == 3
     with pytest.raises(TypeError, match=r"DataLoader: the collate_fn returned an array of dtype object"):
-        next(iter(data.DataLoader(data.TensorDataset(x), batch_size=3, collate_fn=lambda it: np.array([None]))))
+        loader = data.DataLoader(
+            data.TensorDataset(x), batch_size=3, collate_fn=lambda it: np.array([None]), device=device
+        )
+        next(iter(loader))
 
 
 @pytest.mark.parametrize(
@@ -144,7 +149,7 @@ def test_tensor_dataset_subclasses_and_collate_fn_are_honoured(device: str) -> N
         ({"batch_size": -2}, ValueError, r"batch_size should be a positive integer value, but got batch_size=-2"),
         ({"batch_size": True}, ValueError, r"but got batch_size=True"),
         ({"batch_size": "4"}, ValueError, r"but got batch_size='4'"),
-        ({"batch_size": None}, ValueError, r"batch_size=None \(no automatic batching\) is not supported"),
+        ({"batch_size": None, "drop_last": True}, ValueError, r"batch_size=None option disables auto-batching"),
         ({"drop_last": "yes"}, ValueError, r"drop_last should be a boolean value, but got drop_last='yes'"),
         ({"drop_last": 1}, ValueError, r"drop_last should be a boolean value, but got drop_last=1"),
         ({"shuffle": "yes"}, ValueError, r"shuffle should be a boolean value, but got shuffle='yes'"),
@@ -156,7 +161,7 @@ def test_dataloader_arguments(kw: dict, exc: type, match: str) -> None:
     ds = data.TensorDataset(np.arange(4.0))
     with pytest.raises(exc, match=match):
         data.DataLoader(ds, **kw)
-    if torch is not None and ("drop_last" in kw or kw.get("batch_size") is not None):  # PyTorch checks these two
+    if torch is not None and ("drop_last" in kw or "batch_size" in kw):  # PyTorch checks these two
         with pytest.raises(exc):
             torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(4.0)), **kw)
     with pytest.raises(TypeError, match=r"DataLoader: the dataset must have __len__ and __getitem__, got int"):
