@@ -1,87 +1,63 @@
-"""Checkpoints in the safetensors format: ``gpubp.save(obj, path)`` and ``gpubp.load(path)``.
+"""Saving and loading as PyTorch's ``torch.save`` / ``torch.load``, safely: ``gpubp.save(obj, f)``, ``gpubp.load(f)``.
 
-Tensors go into the file as safetensors tensors; everything else in ``obj`` (nested dicts and
-lists, numbers, strings: an optimizer's hyperparameters, an epoch counter) goes into the file's
-metadata as JSON. A flat state dict is stored under its own names, so PyTorch's safetensors
-reader loads the weights. Writing is atomic and durable (written in a staging folder beside the
-target, fsync, rename, fsync of the folder); loading never executes code, and a wrong, truncated or
-corrupt file raises ValueError without side effects.
+gpubp writes safetensors files: every tensor a safetensors tensor (so ``safetensors.numpy.load_file`` and
+``safetensors.torch.load_file`` read them; a flat state dict under its own names), and the rest of ``obj`` (nested
+dicts, lists, tuples, numbers, strings: an optimizer's state, an epoch counter) as JSON in the file's metadata. An
+object JSON cannot hold (a whole Module, a custom class) is pickled into the metadata instead, its tensors still
+stored as safetensors tensors; loading it needs ``weights_only=False`` or ``add_safe_globals``. Writes to a path are
+atomic and durable (a staging folder beside the target, fsync, rename, fsync of the folder).
+
+``load`` also reads PyTorch's own checkpoints (``torch.save``'s zip format) without PyTorch installed, through an
+allow-list unpickler (gpubp/_torch_checkpoint.py). Under ``weights_only=True`` (the default, as PyTorch's) loading
+never runs code from the file: a file asking for anything but tensors and plain values is refused, naming what it
+asks for. A wrong, truncated or corrupt file raises ValueError without side effects.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import io
+import numbers
 import os
+import pickle
 import re
 import secrets
 import shutil
 import socket
+import struct
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import DirectoryPathError
+from . import _checkpoint_format as _fmt
+from . import _torch_checkpoint
+from ._safe_pickle import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
+from .backend import Device, device_count, get_backend, parse_device
+from .errors import DirectoryPathError, InputError
 from .tensor import Tensor
 
-_META_KEY = "gpubp"
-_FORMAT = 1
-_MAX_DEPTH = 100  # nesting of dicts/lists in a checkpoint: deeper is refused, well before Python's recursion limit
+__all__ = ["add_safe_globals", "clear_safe_globals", "get_safe_globals", "load", "safe_globals", "save"]
+
 _TMP_TAG = ".gpubp-tmp."  # staging folders are named TARGET.gpubp-tmp.PID.RANDOM.WRITER
 _STALE_S = 3600.0
-# safetensors dtype codes of the dtypes gpubp tensors hold (BF16, F8_*, C64, U16... are not among them)
-_ST_DTYPES = {
-    "F16": "float16",
-    "F32": "float32",
-    "F64": "float64",
-    "I8": "int8",
-    "I16": "int16",
-    "I32": "int32",
-    "I64": "int64",
-    "U8": "uint8",
-    "BOOL": "bool",
-}
+# torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False): a pickle of this magic number first
+_LEGACY_TORCH = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
 def _as_path(op: str, path: Any) -> Path:
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{op}: expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}"[:300])
-    return Path(path)
-
-
-def _flatten(obj: Any, prefix: str, tensors: dict[str, np.ndarray], depth: int = 0) -> Any:
-    """The JSON skeleton of ``obj`` with every Tensor replaced by {"__tensor__": name}."""
-    if isinstance(obj, Tensor):
-        name = prefix or "tensor"
-        if name in tensors:
-            raise ValueError(f"save: two tensors would be stored under the name '{name}'")
-        tensors[name] = np.ascontiguousarray(obj.detach().cpu().numpy())
-        return {"__tensor__": name}
-    if isinstance(obj, (dict, list, tuple)) and depth >= _MAX_DEPTH:
-        raise ValueError(
-            f"save: the object nests dicts/lists deeper than {_MAX_DEPTH} levels (at '{prefix[:200]}'); "
-            "a container that contains itself?"
+        io_kind = "writable" if op == "save" else "readable"
+        raise TypeError(
+            f"{op}: expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}"[:200]
+            + f" (or a {io_kind} binary file object)"
         )
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__} at '{prefix}'")
-            out[str(k)] = _flatten(v, f"{prefix}.{k}" if prefix else str(k), tensors, depth + 1)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_flatten(v, f"{prefix}.{i}" if prefix else str(i), tensors, depth + 1) for i, v in enumerate(obj)]
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(
-        f"save: cannot store a {type(obj).__name__} at '{prefix}' (tensors, dicts, lists, numbers, strings)"
-    )
+    return Path(path)
 
 
 def _tmp_prefix(path: Path) -> str:
@@ -175,16 +151,21 @@ def _fsync(path: Path, directory: bool = False) -> None:
         os.close(fd)
 
 
-def save(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` (a state dict, or nested dicts/lists of tensors and plain values) to ``path``."""
-    from safetensors.numpy import save_file
+# ---- save ------------------------------------------------------------------------------------------------------
 
-    path = _as_path("save", path)
-    tensors: dict[str, np.ndarray] = {}
-    skeleton = _flatten(obj, "", tensors)  # fails before anything touches the disk
-    meta = {_META_KEY: json.dumps({"format": _FORMAT, "skeleton": skeleton})}
+
+def save(obj: Any, f: str | os.PathLike | Any) -> None:
+    """Write ``obj`` (a state dict, a checkpoint dict, any object) to the path or writable binary file ``f``."""
+    import safetensors.numpy as stnp
+
+    if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        tensors, meta = _fmt.encode(obj)
+        f.write(stnp.save(tensors, metadata=meta))  # a file object is written directly (no atomic rename)
+        return
+    path = _as_path("save", f)
     if path.is_dir():
         raise DirectoryPathError(f"save: {path} is a directory; give a file path, e.g. {path / 'model.safetensors'}")
+    tensors, meta = _fmt.encode(obj)  # fails before anything touches the disk
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)  # first: a disk filled by leftovers of killed saves has room again
     # The file is written inside a staging folder of our own: safetensors (>= 0.5) itself writes a temporary
@@ -193,7 +174,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     folder = _staging_folder(path)
     tmp = folder / path.name
     try:
-        save_file(tensors, tmp, metadata=meta)
+        stnp.save_file(tensors, tmp, metadata=meta)
         _fsync(tmp)  # the data is on disk before the rename makes it the checkpoint
         os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
     finally:
@@ -201,61 +182,198 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     _fsync(path.parent, directory=True)  # the rename itself survives a power loss
 
 
-def _rebuild(node: Any, tensors: dict[str, np.ndarray], device: Any, depth: int = 0) -> Any:
-    if isinstance(node, dict) and set(node) == {"__tensor__"}:
-        name = node["__tensor__"]
-        if not isinstance(name, str) or name not in tensors:
-            raise ValueError(f"load: the checkpoint's metadata names a tensor {name!r} that it does not hold")
-        return Tensor(tensors[name], device=device)
-    if isinstance(node, (dict, list)) and depth >= _MAX_DEPTH:
-        raise ValueError(f"load: the checkpoint's metadata nests dicts/lists deeper than {_MAX_DEPTH} levels")
-    if isinstance(node, dict):
-        return {k: _rebuild(v, tensors, device, depth + 1) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rebuild(v, tensors, device, depth + 1) for v in node]
-    return node
+# ---- where loaded tensors go: map_location ---------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike, device: Any = None) -> Any:
-    """Read a checkpoint written by ``save`` (or any safetensors file: a dict name -> Tensor)."""
-    from safetensors import SafetensorError, safe_open
+def _restore(location: str) -> Any:
+    """The backend for a saved location when no map_location says otherwise (PyTorch's rules and messages)."""
+    try:
+        dev = parse_device(location)
+    except Exception:  # InputError: not a device name at all
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise RuntimeError(
+            f"load: don't know how to restore data location '{location}' (gpubp has 'cpu' and 'cuda:N'); "
+            "pass map_location='cpu' or a map_location dict"
+        )
+    if dev.type == "cuda":
+        n = device_count()
+        if n == 0:
+            raise RuntimeError(
+                "load: attempting to deserialize object on a CUDA device but gpubp.cuda.is_available() is False. "
+                "If you are running on a CPU-only machine, use gpubp.load with map_location='cpu' to map your "
+                "storages to the CPU."
+            )
+        if (dev.index or 0) >= n:  # a bare "cuda" means the current device, which exists when any does
+            raise RuntimeError(
+                f"load: attempting to deserialize object on CUDA device {dev.index} but gpubp.cuda.device_count() "
+                f"is {n}. Use gpubp.load with map_location to map your storages to an existing device."
+            )
+    return get_backend(dev)
 
-    path = _as_path("load", path)
+
+def _target(op: str, value: Any) -> Any:
+    """The backend of an explicit map_location target (a device name, Device or GPU index)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = f"cuda:{int(value)}"
+    if not isinstance(value, (str, Device)):
+        raise TypeError(
+            f"{op}: map_location must be a device (str, gpubp.device or int), a dict of locations or a callable, "
+            f"got {type(value).__name__}"
+        )
+    try:
+        return get_backend(value)
+    except (ValueError, RuntimeError) as e:
+        raise type(e)(f"{op}: map_location={str(value)!r}: {e}") from None
+
+
+def _location_key(location: Any) -> str:
+    """A location as a dict key: 'cuda' and 'cuda:0' are one device (PyTorch matches the saved string exactly)."""
+    try:
+        dev = parse_device(location)
+    except Exception:  # not a device name: matched as it is
+        return str(location)
+    return f"cuda:{dev.index or 0}" if dev.type == "cuda" else str(dev)
+
+
+class _Placement:
+    """``map_location`` resolved: ``place(host, location)`` -> (host array, backend) for one storage.
+
+    A callable is called as ``fn(storage, location)`` with the storage as a 1-D CPU gpubp Tensor (PyTorch passes a
+    storage: ``storage.cuda()``, ``storage`` and ``None`` work alike); it returns a Tensor, whose device and values
+    are used, or None for the default placement.
+    """
+
+    def __init__(self, map_location: Any) -> None:
+        self.fixed = None
+        self.mapping: dict[str, Any] = {}
+        self.fn: Callable | None = None
+        self.cache: dict[str, Any] = {}
+        if map_location is None:
+            return
+        if isinstance(map_location, dict):
+            for k, v in map_location.items():
+                if not isinstance(k, (str, Device)):
+                    raise TypeError(f"load: map_location's keys must be locations such as 'cuda:0', got {k!r}"[:200])
+                self.mapping[_location_key(k)] = _target("load", v)
+        elif isinstance(map_location, (str, Device, numbers.Integral)) and not isinstance(map_location, bool):
+            self.fixed = _target("load", map_location)
+        elif callable(map_location):
+            self.fn = map_location
+        else:
+            _target("load", map_location)  # raises the TypeError naming what is accepted
+
+    def backend(self, location: str) -> Any:
+        if self.fixed is not None:
+            return self.fixed
+        key = _location_key(location)
+        if key in self.mapping:
+            return self.mapping[key]
+        if location not in self.cache:
+            self.cache[location] = _restore(location)
+        return self.cache[location]
+
+    def __call__(self, host: np.ndarray, location: str) -> tuple[np.ndarray, Any]:
+        if self.fn is None:
+            return host, self.backend(location)
+        cpu = get_backend("cpu")
+        out = self.fn(Tensor._wrap(host, cpu), location)
+        if out is None:
+            return host, self.backend(location)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"load: map_location's callable must return a Tensor or None, got {type(out).__name__}")
+        values = host if out._data is host else np.asarray(out._be.to_numpy(out._data))
+        if values.shape != host.shape or values.dtype != host.dtype:
+            raise InputError(
+                f"load: map_location's callable returned a tensor of shape {values.shape} and dtype {values.dtype} "
+                f"for a storage of shape {host.shape} and dtype {host.dtype}"
+            )
+        return values, out._be
+
+
+# ---- load ------------------------------------------------------------------------------------------------------
+
+
+def _read_all(f: Any, where: str) -> bytes:
+    try:
+        data = f.read()
+    except (OSError, ValueError) as e:  # closed, or opened for writing only
+        raise InputError(f"load: cannot read {where}: {type(e).__name__}: {e}") from None
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"load: {where} must be opened in binary mode ('rb'), its read() gave {type(data).__name__}")
+    return bytes(data)
+
+
+def load(
+    f: str | os.PathLike | Any,
+    map_location: Any = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+    device: Any = None,
+) -> Any:
+    """Read what ``save`` (or PyTorch's ``torch.save``, or any safetensors writer) wrote to the path or binary file
+    ``f``; ``map_location`` as PyTorch's; ``weights_only`` (default True) refuses files that would run code.
+    ``mmap`` is accepted for PyTorch's sake (safetensors files are always read memory-mapped); ``device`` is
+    gpubp's older name for ``map_location``."""
+    if weights_only is None:
+        weights_only = True
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be True or False, got {weights_only!r}"[:200])
+    if pickle_module is not None and pickle_module is not pickle:
+        raise TypeError("load: pickle_module must be None or the pickle module (gpubp unpickles with its own)")
+    if mmap is not None and not isinstance(mmap, bool):
+        raise TypeError(f"load: mmap must be True, False or None, got {type(mmap).__name__}")
+    if device is not None:
+        if map_location is not None:
+            raise TypeError("load: give map_location or device (its older name), not both")
+        map_location = device
+    place = _Placement(map_location)
+    if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
+        if mmap:
+            raise ValueError("load: f must be a file path in order to use the mmap argument")
+        where = f"file object {getattr(f, 'name', type(f).__name__)}"
+        data = _read_all(f, where)
+        if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+            return _load_zip(io.BytesIO(data), where, place, weights_only)
+        _check_legacy(data, where)
+        return _fmt.load_gpubp(*_fmt.safetensors_from_bytes(data, where), where, place, weights_only)
+    path = _as_path("load", f)
     if path.is_dir():
         raise DirectoryPathError(f"load: {path} is a directory, not a checkpoint file")
     if not path.exists():
         raise FileNotFoundError(f"load: no checkpoint at {path}")
     if not path.is_file():
-        raise ValueError(f"load: {path} is not a regular file")
-    with open(path, "rb"):  # a PermissionError names the file here, instead of passing for a corrupt file below
-        pass
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            codes = {k: f.get_slice(k).get_dtype() for k in f.keys()}  # from the header: nothing read yet
-            unsupported = {k: c for k, c in codes.items() if c not in _ST_DTYPES}
-            tensors = {} if unsupported else {k: f.get_tensor(k) for k in codes}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(
-            f"load: {path} is not a valid safetensors checkpoint (wrong, truncated or corrupt file): {e}"
-        ) from None
-    if unsupported:
-        listed = ", ".join(f"'{k}' ({c})" for k, c in list(unsupported.items())[:5])
-        more = f" and {len(unsupported) - 5} more" if len(unsupported) > 5 else ""
-        raise TypeError(
-            f"load: {path} holds tensors of dtypes gpubp does not support: {listed}{more}; supported are "
-            f"{', '.join(f'{c} ({n})' for c, n in _ST_DTYPES.items())}"
+        raise InputError(f"load: {path} is not a regular file")
+    with open(path, "rb") as fh:  # a PermissionError names the file here, instead of passing for a corrupt file below
+        head = fh.read(len(_LEGACY_TORCH))
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return _load_zip(path, path, place, weights_only)
+    _check_legacy(head, path)
+    return _fmt.load_gpubp(*_fmt.safetensors_from_path(path), path, place, weights_only)
+
+
+def _check_legacy(head: bytes, where: Any) -> None:
+    if head.startswith(_LEGACY_TORCH):
+        raise InputError(
+            f"load: {where} is a legacy PyTorch checkpoint (torch.save before PyTorch 1.6, or with "
+            "_use_new_zipfile_serialization=False), which gpubp does not read; re-save it with a recent PyTorch: "
+            "torch.save(torch.load(path, weights_only=True), path)"
         )
-    if _META_KEY not in meta:
-        return {k: Tensor(v, device=device) for k, v in tensors.items()}
+
+
+def _load_zip(src: Any, where: Any, place: _Placement, weights_only: bool) -> Any:
     try:
-        info = json.loads(meta[_META_KEY])
-        fmt, skeleton = info["format"], info["skeleton"]
-    except (json.JSONDecodeError, KeyError, TypeError, RecursionError) as e:
-        raise ValueError(f"load: {path} has corrupt gpubp metadata: {type(e).__name__}: {e}"[:500]) from None
-    if type(fmt) is not int or fmt != _FORMAT:
-        newer = " (written by a newer gpubp? upgrade to read it)" if type(fmt) is int and fmt > _FORMAT else ""
-        raise ValueError(
-            f"load: {path} is a gpubp checkpoint of format {fmt!r}; this gpubp reads format {_FORMAT}{newer}"
-        )
-    return _rebuild(skeleton, tensors, device)
+        zf = zipfile.ZipFile(src)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise _fmt.bad_file(where, f"a broken zip file: {e}") from None
+    with zf:
+        try:
+            return _torch_checkpoint.load_zip(zf, str(where), place, weights_only)
+        except (pickle.UnpicklingError, InputError, TypeError, RuntimeError):
+            raise
+        except (zipfile.BadZipFile, EOFError, KeyError, IndexError, ValueError, struct.error, OverflowError) as e:
+            if not weights_only:
+                raise
+            raise InputError(f"load: {where} is a corrupt PyTorch checkpoint: {type(e).__name__}: {e}"[:500]) from None
