@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import cuda, data, dtypes, nn, optim
+from . import accelerator, backends, cuda, data, dtypes, nn, optim, utils
 from .autograd import backward, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import Device, cuda_available, default_device, device_count, set_default_device
+from .backend import Device, cuda_available, default_device, device_count, get_default_device, set_default_device
+from .backends import (
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 from .creation import (
     arange,
     as_tensor,
@@ -31,6 +38,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .generator import Generator, default_generator
 from .ops import (
     abs,
     add,
@@ -118,6 +126,7 @@ uint8 = dtypes.uint8
 bool = dtypes.bool_  # noqa: A001 - PyTorch's name; shadows the builtin only as gpubp.bool
 half, float, double, long = float16, float32, float64, int64  # noqa: A001
 
+device = Device  # PyTorch's name: gpubp.device('cuda', 1), with gpubp.device('cuda'): ...
 dtype = _np.dtype  # gpubp's dtypes are NumPy's: isinstance(gpubp.float32, gpubp.dtype) holds
 finfo = _np.finfo  # .eps, .max, .min, .tiny, .smallest_normal of a floating dtype
 iinfo = _np.iinfo

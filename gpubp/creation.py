@@ -11,6 +11,7 @@ import numpy as np
 from . import backend, dtypes
 from .backend import Device, get_backend
 from .errors import InputError, InputTypeError
+from .generator import default_generator
 from .tensor import Tensor, _to_array, backend_for
 
 __all__ = [
@@ -92,7 +93,7 @@ def tensor(data: Any, dtype: Any = None, device: str | Device | None = None, req
 def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None) -> Tensor:
     """Like ``tensor`` but returns ``data`` itself when it already is a matching Tensor."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
-        if device is None or data.device == device:
+        if device is None or data._be is backend_for(device, "as_tensor"):
             return data
     dt = None if dtype is None else dtypes.to_dtype(dtype)
     where = device if device is not None else (data.device if isinstance(data, Tensor) else None)
@@ -339,6 +340,7 @@ def manual_seed(seed: int) -> None:
     if not -(2**63) <= value < 2**64:
         raise InputError(f"manual_seed: seed {value} overflows a 64-bit seed")
     backend.manual_seed(value % 2**64)
+    default_generator.manual_seed(value % 2**64)  # samplers and random_split draw from it, as from torch's
 
 
 def from_dlpack(obj: Any) -> Tensor:

@@ -170,8 +170,17 @@ def backend_for(device: Any, op: str) -> Backend:
         return get_backend(device)
     except ValueError as e:
         raise InputError(f"{op}: {e}") from None
-    except RuntimeError as e:
-        raise RuntimeError(f"{op}: {e}") from None
+    except (RuntimeError, NotImplementedError) as e:
+        raise _retyped(e, f"{op}: {e}") from None
+
+
+def _retyped(e: Exception, message: str) -> Exception:
+    """``e``'s own type (CudaUnavailableError, NotImplementedError, ...) with ``message``; RuntimeError if that
+    type cannot be built from a message alone."""
+    try:
+        return type(e)(message)
+    except TypeError:
+        return RuntimeError(message)
 
 
 class Tensor:
@@ -469,9 +478,9 @@ class Tensor:
         """This tensor on the CPU."""
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> Tensor:
-        """This tensor on GPU ``index``."""
-        return self.to(f"cuda:{index}")
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """This tensor on GPU ``device`` (an int, a string or a device; None: the current GPU)."""
+        return self.to("cuda" if device is None else device)
 
     def float(self) -> Tensor:
         """Cast to float32."""
@@ -506,6 +515,25 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     # ---- Python protocol ---------------------------------------------------------------------
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        """Pickle as the values on the host (this waits for the GPU), the device and requires_grad; a pickled tensor
+        loads back onto the device it was saved from."""
+        return _rebuild_tensor, (self._be.to_numpy(self._data), str(self.device), self._requires_grad)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A copy on the same device (no trip through the host), with its gradient; graph leaves only, as PyTorch."""
+        if self._node is not None:
+            raise RuntimeError(
+                "deepcopy: only tensors created explicitly by the user (graph leaves) support the deepcopy protocol; "
+                "detach() it first"
+            )
+        out = Tensor._wrap(self._data.copy(), self._be)
+        out._requires_grad = self._requires_grad
+        if self._grad is not None:
+            out._grad = Tensor._wrap(self._grad._data.copy(), self._be)
+        memo[id(self)] = out
+        return out
+
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
 
     def __len__(self) -> int:
@@ -562,6 +590,11 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+def _rebuild_tensor(host: np.ndarray, device: str, requires_grad: bool) -> Tensor:
+    """Unpickle a tensor pickled by ``Tensor.__reduce_ex__``."""
+    return Tensor(host, device=device, requires_grad=requires_grad)
 
 
 def is_tensor(obj: Any) -> bool:

@@ -408,10 +408,7 @@ EXCLUDED = {
     "creation.tensor.dtype_str": "gpubp's dtypes are NumPy's (gpubp.float32 is np.dtype('float32')): names work too",
     "creation.tensor.dtype_numpy": "gpubp's dtypes are NumPy's (gpubp.float32 is np.dtype('float32'))",
     "shape.pad.negative": "gpubp's pad refuses negative padding and says to slice instead (ops/shape.py pad)",
-    "save.save.object": "gpubp checkpoints are safetensors, never pickle: only tensors and plain values can be saved",
     "save.save.missing_folder": "gpubp.save creates the checkpoint's missing parent folders (serialization.save)",
-    "data.TensorDataset.item": "gpubp's TensorDataset keeps NumPy arrays on the host (the DataLoader converts whole "
-    "batches), so one item holds NumPy values, not tensors",
     "data.TensorDataset.none": "gpubp refuses a TensorDataset of no arrays when it is made; PyTorch's fails at the "
     "first item (IndexError)",
     "optim.SGD.lr_nan": "gpubp refuses a NaN learning rate in every optimizer (issue 10); PyTorch's SGD alone takes it",
