@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from . import backend, dtypes
+from ._convert import to_array
 from .backend import Device, get_backend
 from .errors import InputError, InputTypeError
 from .generator import default_generator
-from .tensor import Tensor, _to_array, backend_for
+from .tensor import Tensor, backend_for
 
 __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
@@ -99,7 +100,7 @@ def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None) 
     where = device if device is not None else (data.device if isinstance(data, Tensor) else None)
     be = backend_for(where, "as_tensor")
     with be.enter():
-        return Tensor._wrap(_to_array(data, dt, be, "as_tensor"), be)
+        return Tensor._wrap(to_array(data, dt, be, "as_tensor"), be)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
