@@ -234,3 +234,28 @@ def test_grad_mode_decorators_bare_and_called() -> None:
     assert gpubp.get_default_dtype() == gpubp.float32 and isinstance(gpubp.float16, gpubp.dtype)
     assert gpubp.finfo(gpubp.float32).eps == pytest.approx(2**-23) and gpubp.iinfo(gpubp.int8).max == 127
     assert gpubp.is_floating_point(x) and gpubp.numel(gpubp.ones(2, 3)) == 6
+
+
+def test_tensors_pickle_and_deepcopy_on_their_device(device: str) -> None:
+    import copy
+    import pickle
+
+    x = gpubp.tensor(rng_for("pickle").standard_normal((2, 3)), device=device, requires_grad=True)
+    (x * x).sum().backward()
+    y = pickle.loads(pickle.dumps(x))
+    assert y.device == x.device and y.requires_grad and y.grad is None and y.dtype == x.dtype
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), x.detach().cpu().numpy())
+    z = copy.deepcopy(x)
+    assert z is not x and z.device == x.device and z.requires_grad
+    np.testing.assert_array_equal(z.grad.cpu().numpy(), x.grad.cpu().numpy())
+    with gpubp.no_grad():
+        z.add_(1)
+    assert not np.array_equal(z.detach().cpu().numpy(), x.detach().cpu().numpy())  # a copy, not a view
+    shared = [x, x]
+    a, b = copy.deepcopy(shared)
+    assert a is b  # one tensor held twice stays one
+    with pytest.raises(RuntimeError, match=r"deepcopy: only tensors created explicitly by the user \(graph leaves\)"):
+        copy.deepcopy(x * 2)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="graph leaves"):
+            copy.deepcopy(torch.ones(2, requires_grad=True) * 2)
