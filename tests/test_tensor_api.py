@@ -259,3 +259,15 @@ def test_tensors_pickle_and_deepcopy_on_their_device(device: str) -> None:
     if torch is not None:
         with pytest.raises(RuntimeError, match="graph leaves"):
             copy.deepcopy(torch.ones(2, requires_grad=True) * 2)
+
+
+def test_parameters_and_buffers_deepcopy_keep_their_type_and_flags(device: str) -> None:
+    import copy
+
+    p = gpubp.nn.Parameter(gpubp.randn(3, device=device))
+    (p * 2).sum().backward()
+    b = gpubp.nn.Buffer(gpubp.ones(2, device=device), persistent=False)
+    q, c = copy.deepcopy(p), copy.deepcopy(b)
+    assert type(q) is gpubp.nn.Parameter and q.requires_grad and q.device == p.device and q.grad is not None
+    assert type(c) is gpubp.nn.Buffer and c.persistent is False and c.device == b.device
+    np.testing.assert_array_equal(q.grad.cpu().numpy(), p.grad.cpu().numpy())

@@ -87,6 +87,31 @@ def _numbers(batch: Sequence[Any], where: Callable[[int], str]) -> Tensor:
     return Tensor._wrap(arr, get_backend("cpu"))
 
 
+def _like_mapping(like: Mapping, fields: dict) -> Any:
+    """``fields`` in a mapping of ``like``'s type (a copy of ``like`` updated, as PyTorch), or a dict if that fails."""
+    try:
+        if isinstance(like, MutableMapping):
+            clone = copy.copy(like)
+            clone.update(fields)
+            return clone
+        return type(like)(fields)
+    except TypeError:
+        return fields
+
+
+def _like_sequence(like: Sequence, fields: list) -> Any:
+    """``fields`` in a sequence of ``like``'s type (a copy of ``like`` refilled, as PyTorch), or a list."""
+    try:
+        if isinstance(like, MutableSequence):
+            clone = copy.copy(like)
+            for i, f in enumerate(fields):
+                clone[i] = f
+            return clone
+        return type(like)(fields)
+    except TypeError:
+        return fields
+
+
 def _collate(batch: Sequence[Any], where: Callable[[int], str]) -> Any:
     """default_collate's rule for the element type of ``batch[0]``; ``where(j)`` names element j in errors."""
     elem = batch[0]
@@ -109,14 +134,7 @@ def _collate(batch: Sequence[Any], where: Callable[[int], str]) -> Any:
                 got = sorted(map(str, d)) if isinstance(d, Mapping) else type(d).__name__
                 raise KeyError(f"default_collate: {where(j)} lacks keys {missing} that {where(0)} has (it has {got})")
         fields = {k: _collate([d[k] for d in batch], where) for k in elem}
-        try:
-            if isinstance(elem, MutableMapping):
-                clone = copy.copy(elem)
-                clone.update(fields)
-                return clone
-            return type(elem)(fields)
-        except TypeError:
-            return fields
+        return _like_mapping(elem, fields)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
         return type(elem)(*(_collate(samples, where) for samples in zip(*batch)))
     if isinstance(elem, Sequence):
@@ -130,15 +148,7 @@ def _collate(batch: Sequence[Any], where: Callable[[int], str]) -> Any:
         fields = [_collate(samples, where) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return fields  # a list, as PyTorch's (its "backwards compatibility")
-        try:
-            if isinstance(elem, MutableSequence):
-                clone = copy.copy(elem)
-                for i, f in enumerate(fields):
-                    clone[i] = f
-                return clone
-            return type(elem)(fields)
-        except TypeError:
-            return fields
+        return _like_sequence(elem, fields)
     raise TypeError(f"{_FOUND.format(type(elem))} at {where(0)}")
 
 
@@ -165,27 +175,12 @@ def default_convert(data: Any) -> Any:
         return _cpu_tensor(np.asarray(data))
     if isinstance(data, Mapping):
         fields = {k: default_convert(data[k]) for k in data}
-        try:
-            if isinstance(data, MutableMapping):
-                clone = copy.copy(data)
-                clone.update(fields)
-                return clone
-            return type(data)(fields)
-        except TypeError:
-            return fields
+        return _like_mapping(data, fields)
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]  # a list, as PyTorch's
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
         fields = [default_convert(d) for d in data]
-        try:
-            if isinstance(data, MutableSequence):
-                clone = copy.copy(data)
-                for i, f in enumerate(fields):
-                    clone[i] = f
-                return clone
-            return type(data)(fields)
-        except TypeError:
-            return fields
+        return _like_sequence(data, fields)
     return data

@@ -40,15 +40,15 @@ def _fill(t: Tensor, data: object) -> Tensor:
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with U(a, b)."""
-    be = get_backend(t.device)
-    return _fill(t, be.rand(t.shape, t.dtype) * (b - a) + a)
+    """Fill with U(a, b): ``Tensor.uniform_`` under no_grad."""
+    with no_grad():
+        return t.uniform_(a, b)
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with N(mean, std^2)."""
-    be = get_backend(t.device)
-    return _fill(t, be.randn(t.shape, t.dtype) * std + mean)
+    """Fill with N(mean, std^2): ``Tensor.normal_`` under no_grad."""
+    with no_grad():
+        return t.normal_(mean, std)
 
 
 def zeros_(t: Tensor) -> Tensor:

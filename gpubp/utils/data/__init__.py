@@ -1,49 +1,8 @@
-"""``torch.utils.data`` under its PyTorch path: a face over gpubp.data, which holds the one implementation."""
+"""``torch.utils.data`` under its PyTorch path: a face over gpubp.data, which holds the one implementation (and the
+one list of its names)."""
 
-from ...data import (
-    BatchSampler,
-    ChainDataset,
-    ConcatDataset,
-    DataLoader,
-    Dataset,
-    IterableDataset,
-    RandomSampler,
-    Sampler,
-    SequentialSampler,
-    StackDataset,
-    Subset,
-    SubsetRandomSampler,
-    TensorDataset,
-    WeightedRandomSampler,
-    WorkerInfo,
-    default_collate,
-    default_convert,
-    get_worker_info,
-    random_split,
-)
+from ...data import *  # noqa: F403 - exactly gpubp.data's public names
+from ...data import __all__ as _data_names
 from . import dataloader, dataset, sampler
 
-__all__ = [
-    "BatchSampler",
-    "ChainDataset",
-    "ConcatDataset",
-    "DataLoader",
-    "Dataset",
-    "IterableDataset",
-    "RandomSampler",
-    "Sampler",
-    "SequentialSampler",
-    "StackDataset",
-    "Subset",
-    "SubsetRandomSampler",
-    "TensorDataset",
-    "WeightedRandomSampler",
-    "WorkerInfo",
-    "dataloader",
-    "dataset",
-    "default_collate",
-    "default_convert",
-    "get_worker_info",
-    "random_split",
-    "sampler",
-]
+__all__ = [*_data_names, "dataloader", "dataset", "sampler"]

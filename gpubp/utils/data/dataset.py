@@ -1,23 +1,4 @@
 """``torch.utils.data.dataset``'s names, from gpubp.data."""
 
-from ...data.dataset import (
-    ChainDataset,
-    ConcatDataset,
-    Dataset,
-    IterableDataset,
-    StackDataset,
-    Subset,
-    TensorDataset,
-    random_split,
-)
-
-__all__ = [
-    "ChainDataset",
-    "ConcatDataset",
-    "Dataset",
-    "IterableDataset",
-    "StackDataset",
-    "Subset",
-    "TensorDataset",
-    "random_split",
-]
+from ...data.dataset import *  # noqa: F403
+from ...data.dataset import __all__  # noqa: F401

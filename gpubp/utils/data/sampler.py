@@ -1,19 +1,4 @@
 """``torch.utils.data.sampler``'s names, from gpubp.data."""
 
-from ...data.sampler import (
-    BatchSampler,
-    RandomSampler,
-    Sampler,
-    SequentialSampler,
-    SubsetRandomSampler,
-    WeightedRandomSampler,
-)
-
-__all__ = [
-    "BatchSampler",
-    "RandomSampler",
-    "Sampler",
-    "SequentialSampler",
-    "SubsetRandomSampler",
-    "WeightedRandomSampler",
-]
+from ...data.sampler import *  # noqa: F403
+from ...data.sampler import __all__  # noqa: F401
