@@ -59,6 +59,7 @@ from .ops import (
     div,
     elu,
     eq,
+    erf,
     exp,
     expand,
     flatten,

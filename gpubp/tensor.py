@@ -76,7 +76,7 @@ class Tensor:
     """An n-dimensional array on one device that can record operations for autograd."""
 
     # _base: the tensor whose memory this one is a view of (None when it owns its memory), as PyTorch's ``_base``
-    __slots__ = ("_data", "_be", "_requires_grad", "_grad", "_node", "_vc", "_base", "__weakref__")
+    __slots__ = ("_data", "_be", "_requires_grad", "_grad", "_node", "_vc", "_base", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(
@@ -93,6 +93,7 @@ class Tensor:
         self._node = None
         self._vc = [0]
         self._base = None
+        self._hooks = None
         if requires_grad:
             self.requires_grad = True
 
@@ -107,6 +108,7 @@ class Tensor:
         t._node = None
         t._vc = [0] if vc is None else vc
         t._base = None
+        t._hooks = None
         return t
 
     # ---- attributes ------------------------------------------------------------------------
@@ -399,9 +401,12 @@ class Tensor:
         """The same data, cut from the graph (shares memory and the version counter)."""
         return Tensor._wrap(self._data, self._be, self._vc)
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of every leaf that requires grad."""
-        autograd.backward(self, gradient, retain_graph)
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None
+    ) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf that requires grad (``inputs``: of
+        those only); ``create_graph=True`` records backward, for gradients of gradients."""
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     # ---- Python protocol ---------------------------------------------------------------------
     def __reduce_ex__(self, protocol: int) -> tuple:
@@ -475,7 +480,7 @@ class Tensor:
         if self._data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
         if self._node is not None:
-            extras.append(f"grad_fn=<{self._node.name}>")
+            extras.append(f"grad_fn=<{self._node.op}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"

@@ -7,6 +7,7 @@ once per logging interval, once per gradient check and once per epoch; nothing e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import serialization
+from .autograd import detect_anomaly as _detect_anomaly
 from .autograd import no_grad
 from .nn.module import Module
 from .nn.utils import clip_grad_norm_
@@ -277,6 +279,7 @@ def fit(
     grad_check_every: int = 50,
     progress: bool = True,
     nan_policy: str = "raise",
+    detect_anomaly: bool = False,
 ) -> History:
     """Train ``model`` for ``epochs`` and return its History.
 
@@ -295,6 +298,8 @@ def fit(
     NonFiniteLossError naming the epoch and batch. ``"skip"``: a batch whose loss is not finite
     gets no backward, optimizer or scheduler step and no metrics; this reads the loss on the host
     every step (one GPU synchronization per batch). ``"ignore"``: train on regardless.
+    ``detect_anomaly=True`` trains under ``gpubp.autograd.detect_anomaly()``: the first backward whose gradient
+    turns NaN raises, naming the op and the line of the model's code that created it (a sync per op: debugging only).
     """
     unknown = set(metrics) - set(METRICS)
     if unknown:
@@ -361,14 +366,17 @@ def fit(
             bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)
             batches = bar
         show_loss = bar is not None and not bar.disable
+        anomaly = _detect_anomaly() if detect_anomaly else contextlib.nullcontext()
         for x, y in batches:
-            out_b = model(x)
-            loss = loss_fn(out_b, y)
+            with anomaly:  # forward notes where each op is called; backward checks each gradient
+                out_b = model(x)
+                loss = loss_fn(out_b, y)
             if nan_policy == "skip" and not math.isfinite(_to_host(loss._be, [loss.detach()._data])[0]):
                 skipped += 1  # the host read above waits for the GPU: once per batch, the price of "skip"
                 continue
             optimizer.zero_grad()
-            loss.backward()
+            with anomaly:
+                loss.backward()
             monitor.check(step + 1)  # the raw gradient, before clipping, against the parameter it was taken at
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)

@@ -72,7 +72,7 @@ def test_saved_buffers_are_released_after_backward(device: str) -> None:
     y = x.exp()
     node = y.grad_fn
     y.sum().backward()
-    assert node.vjp is None and node.saved == ()
+    assert node.vals is None and node.saved == ()
 
 
 def test_deep_chain_has_no_recursion_limit(device: str) -> None:

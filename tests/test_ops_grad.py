@@ -62,6 +62,8 @@ CASES = [
     ("rsqrt", lambda a: a.rsqrt(), lambda a: a.rsqrt(), [(3, 4)], "pos"),
     ("sin", lambda a: a.sin(), lambda a: a.sin(), [(3, 4)], "any"),
     ("cos", lambda a: a.cos(), lambda a: a.cos(), [(3, 4)], "any"),
+    ("erf", lambda a: a.erf(), lambda a: a.erf(), [(3, 4)], "any"),
+    ("erf", lambda a: gpubp.erf(a * 3), lambda a: torch.erf(a * 3), [(5,)], "any"),
     ("clamp", lambda a: a.clamp(-0.5, 0.5), lambda a: a.clamp(-0.5, 0.5), [(4, 5)], "any"),
     ("clamp", lambda a: gpubp.clamp(a, min=0.1), lambda a: torch.clamp(a, min=0.1), [(6,)], "any"),
     ("clamp", lambda a, lo, hi: a.clamp(lo, hi + 2), lambda a, lo, hi: a.clamp(lo, hi + 2), [(3, 4), (4,), (3, 1)], "any"),

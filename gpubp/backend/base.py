@@ -161,7 +161,7 @@ class Backend(ABC):
 
     def softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
         """dx = y * (g - sum(g * y))."""
-        return y * (g - (g * y).sum(axis=axis, keepdims=True))
+        return y * (g - self.xp.sum(g * y, axis=axis, keepdims=True))
 
     def log_softmax(self, x: Any, axis: int) -> Any:
         xp = self.xp
@@ -171,7 +171,7 @@ class Backend(ABC):
 
     def log_softmax_backward(self, g: Any, y: Any, axis: int) -> Any:
         """dx = g - exp(y) * sum(g)."""
-        return g - self.xp.exp(y) * g.sum(axis=axis, keepdims=True)
+        return g - self.xp.exp(y) * self.xp.sum(g, axis=axis, keepdims=True)
 
     # ---- fused softmax cross-entropy over (N, C) logits and (N,) integer targets ------------
     def cross_entropy(

@@ -14,6 +14,8 @@ from ..autograd import no_grad
 from ..backend import Device
 from ..errors import InputTypeError
 from ..tensor import Tensor, backend_for
+from . import _hooks
+from ._hooks import RemovableHandle, global_hook_ids
 from ._state_dict import _typename, load_state_dict
 from .parameter import Buffer, Parameter
 
@@ -76,6 +78,7 @@ class Module:
         d["_buffers"] = OrderedDict()
         d["_non_persistent_buffers_set"] = set()
         d["_modules"] = OrderedDict()
+        _hooks.init_hook_dicts(d)
 
     # ---- registration ----------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -445,7 +448,34 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if not (self._hook_ids or global_hook_ids):  # the ids of every hook of this module, of every global hook
+            return self.forward(*args, **kwargs)  # the fast path: no hook anywhere
+        return _hooks.call_with_hooks(self, args, kwargs)
+
+    # ---- hooks (the machinery, with PyTorch's hook signatures, is in _hooks) -----------------
+    def register_forward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args)`` (may return new args) before each forward; returns a RemovableHandle."""
+        return _hooks.register_forward_pre_hook(self, hook, prepend, with_kwargs)
+
+    def register_forward_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` (may return a new output) after each forward; returns a handle."""
+        return _hooks.register_forward_hook(self, hook, prepend, with_kwargs, always_call)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` (may return new grad_output) in backward; returns a handle."""
+        return _hooks.register_full_backward_pre_hook(self, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` (may return new grad_input) in backward; returns a handle."""
+        return _hooks.register_full_backward_hook(self, hook, prepend)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Deprecated in PyTorch for ``register_full_backward_hook``; here it is that method."""
+        return _hooks.register_full_backward_hook(self, hook, False)
 
     def _get_name(self) -> str:
         return type(self).__name__
@@ -473,3 +503,4 @@ class Module:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        _hooks.init_hook_dicts(self.__dict__)  # pickles from before hooks lack their tables

@@ -59,6 +59,7 @@ def _adopt(t: Tensor, data: Tensor | None, who: str) -> None:
     t._node = None
     t._vc = [0]
     t._base = None
+    t._hooks = None
 
 
 class Parameter(Tensor):

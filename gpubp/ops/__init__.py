@@ -19,6 +19,7 @@ from .arith import (
     cos,
     div,
     eq,
+    erf,
     exp,
     ge,
     gt,
@@ -72,7 +73,7 @@ from .shape import (
 
 DIFFERENTIABLE = (
     "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt",
-    "sin", "cos", "clamp", "maximum", "minimum", "where",
+    "sin", "cos", "erf", "clamp", "maximum", "minimum", "where",
     "matmul", "linear", "mm", "bmm", "t", "narrow",
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "norm",
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
@@ -142,7 +143,7 @@ def attach_methods(cls: type) -> None:
         "argmax", "argmin", "flatten", "transpose", "squeeze", "unsqueeze", "split", "chunk", "contiguous",
         "clone", "astype", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu",
         "softmax", "log_softmax", "add_", "sub_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_",
-        "broadcast_to", "bitwise_not", "mm", "bmm", "t", "narrow",
+        "broadcast_to", "bitwise_not", "mm", "bmm", "t", "narrow", "erf",
     ):  # fmt: skip
         setattr(cls, name, globals()[name])
     cls.reshape = _shape_method(reshape)
@@ -166,6 +167,9 @@ def attach_methods(cls: type) -> None:
     cls.__invert__ = bitwise_not  # logical not of a bool tensor, bitwise not of an integer one, as PyTorch
 
 
+from ..autograd import hooks as _hooks  # noqa: E402
 from ..tensor import Tensor  # noqa: E402
+from . import _math  # noqa: E402, F401  (registers the rules' math namespaces with the engine)
 
 attach_methods(Tensor)
+_hooks.attach(Tensor)

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
-from ..autograd import Node, _mode
+from ..autograd import CONSTANT, OUT, Node, _mode
+from ..autograd.graph import RECORD_HOOK as _hooks
 from ..backend import SWITCHING, get_backend
 from ..errors import InputError
 from ..tensor import Tensor
@@ -48,18 +49,19 @@ def make(
     data: Any,
     be: Any,
     inputs: Sequence[Tensor | None],
-    vjp: Callable[[Any], tuple],
-    save: Sequence[Tensor] = (),
-    save_out: bool = False,
+    rule: Callable[..., tuple],
+    saved: Sequence[Any] = (),
     view_of: Tensor | None = None,
 ) -> Tensor:
     """Wrap ``data`` as the output of op ``name``; record a Node when an input needs a gradient.
 
-    ``vjp(g)`` returns one gradient (or None) per entry of ``inputs``. ``save`` lists the
-    input tensors the VJP reads, ``save_out`` says it reads the output: their versions are
-    checked at backward. ``view_of``: the output may alias that tensor's memory; when it does, it shares its
-    version counter and records the tensor it is a view of (``_base``), so in-place ops can refuse to write
-    through a view of a leaf that requires grad.
+    ``rule(m, g, *values)`` returns one gradient (or None) per entry of ``inputs``; it is written once, over the
+    math namespace ``m``, and runs on arrays (first-order backward) or on tensors (``create_graph=True``).
+    ``saved`` lists what it reads, in order: input tensors, ``OUT`` (the output), or constants (arrays of indices
+    or masks, numbers, None), which it gets as they are. Saved tensors' versions are checked at backward.
+    ``view_of``: the output may alias that tensor's memory; when it does, it shares its version counter and records
+    the tensor it is a view of (``_base``), so in-place ops can refuse to write through a view of a leaf that
+    requires grad.
     """
     if view_of is not None and _aliases(data, view_of._data, be):
         out = Tensor._wrap(data, be, view_of._vc)
@@ -76,10 +78,25 @@ def make(
     entries = tuple(
         None if t is None else (t._node if t._node is not None else (t if t._requires_grad else None)) for t in inputs
     )
-    saved = tuple((t._vc, t._vc[0]) for t in save)
-    if save_out:
-        saved += ((out._vc, out._vc[0]),)
-    out._node = Node(name, vjp, entries, saved, be)
+    vals = []
+    srcs = []
+    versions = []
+    for s in saved:
+        if s is OUT:
+            vals.append(data)
+            srcs.append(OUT)
+            versions.append((out._vc, out._vc[0]))
+        elif isinstance(s, Tensor):
+            vals.append(s._data)
+            srcs.append(s._node if s._node is not None else (s if s._requires_grad else CONSTANT))
+            versions.append((s._vc, s._vc[0]))
+        else:
+            vals.append(s)
+            srcs.append(None)
+    node = Node(name, rule, entries, tuple(versions), be, tuple(vals), tuple(srcs))
+    if _hooks[0] is not None:
+        _hooks[0](node)  # anomaly mode's call stack, saved_tensors_hooks' packing
+    out._node = node
     out._requires_grad = True
     return out
 

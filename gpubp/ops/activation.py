@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import OUT
 from ..backend.base import ACTIVATION_SAVES
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
@@ -37,9 +38,16 @@ def _activation(name: str, x: Tensor, param: float = 0.0) -> Tensor:
         _check_float(name, x)
     xd = float_data(x)
     y = be.act_forward(name, xd, param)
-    if ACTIVATION_SAVES[name] == "output":
-        return make(name, y, be, (x,), lambda g: (be.act_backward(name, g, y, param),), save_out=True)
-    return make(name, y, be, (x,), lambda g: (be.act_backward(name, g, xd, param),), save=(x,))
+    # the derivative is a fused primitive of its own (one pass over g and the saved tensor); with create_graph it
+    # runs as the backend's reference formula on tensors, so it is differentiated in turn
+    return make(
+        name,
+        y,
+        be,
+        (x,),
+        lambda m, g, v: (m.act_backward(name, g, v, param),),
+        saved=(OUT if ACTIVATION_SAVES[name] == "output" else x,),
+    )
 
 
 def relu(x: Tensor) -> Tensor:
@@ -102,14 +110,14 @@ def _rowwise(name: str, x: Tensor, dim: int, constant: float) -> Tensor:
     _check_float(name, x)
     xd = float_data(x)
     if x.ndim == 0:
-        return make(name, be.xp.full_like(xd, constant), be, (x,), lambda g: (be.xp.zeros_like(g),))
+        return make(name, be.xp.full_like(xd, constant), be, (x,), lambda m, g: (m.zeros_like(g),))
     ax = norm_dim(dim, x.ndim, name)
     if xd.shape[ax] == 0:  # rows of no elements: an empty result (the max shift has nothing to reduce)
         with be.enter():
-            return make(name, be.xp.empty_like(xd), be, (x,), lambda g: (be.xp.zeros_like(g),))
-    forward, backward = getattr(be, name), getattr(be, name + "_backward")
-    y = forward(xd, ax)
-    return make(name, y, be, (x,), lambda g: (backward(g, y, ax),), save_out=True)
+            return make(name, be.xp.empty_like(xd), be, (x,), lambda m, g: (m.zeros_like(g),))
+    y = getattr(be, name)(xd, ax)
+    backward = name + "_backward"
+    return make(name, y, be, (x,), lambda m, g, y: (getattr(m, backward)(g, y, ax),), saved=(OUT,))
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

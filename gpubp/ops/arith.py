@@ -6,15 +6,17 @@ VJPs capture arrays and shapes, never input Tensors, so an unused input's memory
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
 from .. import dtypes
+from ..autograd import OUT
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
-from ._core import check_same_device, float_data, make, operands, spec, unbroadcast
+from ._core import check_same_device, float_data, make, operands, spec
 
 
 def _broadcast_error(op: str, *arrays: Any) -> InputError:
@@ -51,12 +53,23 @@ def _refuse_bool(op: str, what: str, *values: Any) -> None:
     )
 
 
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _saved(t: Tensor | None, value: Any, other_spec: tuple | None) -> Any:
+    """What a binary op's rule saves of one operand: the tensor, or the scalar in its place; nothing when the other
+    operand needs no gradient (the rule reads this one only for that)."""
+    if other_spec is None:
+        return None
+    return t if t is not None else value
+
+
 def add(a: Any, b: Any) -> Tensor:
     """a + b."""
     ta, tb, x, y, be = operands(a, b, "add")
     sa, sb = spec(ta), spec(tb)
     out = _compute("add", be.xp.add, x, y)
-    return make("add", out, be, (ta, tb), lambda g: (unbroadcast(g, sa), unbroadcast(g, sb)))
+    return make("add", out, be, (ta, tb), lambda m, g: (m.unbroadcast(g, sa), m.unbroadcast(g, sb)))
 
 
 def sub(a: Any, b: Any) -> Tensor:
@@ -65,7 +78,9 @@ def sub(a: Any, b: Any) -> Tensor:
     ta, tb, x, y, be = operands(a, b, "sub")
     sa, sb = spec(ta), spec(tb)
     out = _compute("sub", be.xp.subtract, x, y)
-    return make("sub", out, be, (ta, tb), lambda g: (unbroadcast(g, sa), None if sb is None else unbroadcast(-g, sb)))
+    return make(
+        "sub", out, be, (ta, tb), lambda m, g: (m.unbroadcast(g, sa), None if sb is None else m.unbroadcast(-g, sb))
+    )
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -74,13 +89,13 @@ def mul(a: Any, b: Any) -> Tensor:
     sa, sb = spec(ta), spec(tb)
     out = _compute("mul", be.xp.multiply, x, y)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, x: Any, y: Any) -> tuple:
         return (
-            None if sa is None else unbroadcast(g * y, sa),
-            None if sb is None else unbroadcast(g * x, sb),
+            None if sa is None else m.unbroadcast(g * y, sa),
+            None if sb is None else m.unbroadcast(g * x, sb),
         )
 
-    return make("mul", out, be, (ta, tb), vjp, save=[t for t in (ta, tb) if t is not None])
+    return make("mul", out, be, (ta, tb), rule, saved=(_saved(ta, x, sb), _saved(tb, y, sa)))
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -93,12 +108,11 @@ def div(a: Any, b: Any) -> Tensor:
     sa, sb = spec(ta), spec(tb)
     out = _compute("div", be.xp.true_divide, x, y)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, y: Any, out: Any) -> tuple:
         q = g / y
-        return unbroadcast(q, sa), None if sb is None else unbroadcast(-q * out, sb)
+        return m.unbroadcast(q, sa), None if sb is None else m.unbroadcast(-q * out, sb)
 
-    save = [t for t in (ta, tb) if t is not None]
-    return make("div", out, be, (ta, tb), vjp, save=save, save_out=sb is not None)
+    return make("div", out, be, (ta, tb), rule, saved=(tb if tb is not None else y, OUT if sb is not None else None))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -110,34 +124,34 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     sa, sb = spec(ta), spec(tb)
     out = _compute("pow", xp.power, x, y)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, x: Any, y: Any, out: Any) -> tuple:
         ga = gb = None
         if sa is not None:
             if tb is None and y == 0:
-                ga = xp.zeros(sa[0], sa[1])
+                ga = m.zeros_like(g)
             elif tb is None and y == 2:
                 ga = g * (2 * x)
             else:
-                ga = g * (y * xp.power(x, y - 1))
+                ga = g * (y * m.pow(x, y - 1))
         if sb is not None:
-            base = xp.asarray(x, dtype=out.dtype)
-            logx = xp.log(xp.where(base == 0, 1, base))
-            gb = xp.where((base == 0) & (y >= 0), 0, g * out * logx)
-        return unbroadcast(ga, sa), unbroadcast(gb, sb)
+            zero = m.raw(x) == 0
+            logx = m.log(m.where(zero, 1.0, x))
+            gb = m.where(zero & (m.raw(y) >= 0), 0.0, g * out * logx)
+        return m.unbroadcast(ga, sa), m.unbroadcast(gb, sb)
 
-    save = [t for t in (ta, tb) if t is not None]
-    return make("pow", out, be, (ta, tb), vjp, save=save, save_out=sb is not None)
+    saved = (ta if ta is not None else x, tb if tb is not None else y, OUT if sb is not None else None)
+    return make("pow", out, be, (ta, tb), rule, saved=saved)
 
 
 def neg(x: Tensor) -> Tensor:
     """-x."""
     _refuse_bool("neg", "negation", x._data)
-    return make("neg", -x._data, x._be, (x,), lambda g: (-g,))
+    return make("neg", -x._data, x._be, (x,), lambda m, g: (-g,))
 
 
-def _unary(name: str, x: Tensor, out: Any, dfn: Any, save_out: bool = False) -> Tensor:
-    """Record an elementwise op whose VJP is ``dfn(g)``."""
-    return make(name, out, x._be, (x,), lambda g: (dfn(g),), save=() if save_out else (x,), save_out=save_out)
+def _unary(name: str, x: Tensor, out: Any, rule: Any, save_out: bool = False) -> Tensor:
+    """Record an elementwise op whose gradient is ``rule(m, g, v)``, ``v`` its input (or its output: save_out)."""
+    return make(name, out, x._be, (x,), lambda m, g, v: (rule(m, g, v),), saved=(OUT if save_out else x,))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -145,49 +159,55 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     xp, d = x._be.xp, x._data
     if d.dtype == dtypes.bool_:
         raise InputTypeError("abs: not implemented for bool tensors")
-    return _unary("abs", x, xp.abs(d), lambda g: g * xp.sign(d))
+    return _unary("abs", x, xp.abs(d), lambda m, g, v: g * m.const(xp.sign(m.raw(v))))
 
 
 def exp(x: Tensor) -> Tensor:
     """e^x (saves its output: d/dx = e^x)."""
     y = x._be.xp.exp(float_data(x))
-    return _unary("exp", x, y, lambda g: g * y, save_out=True)
+    return _unary("exp", x, y, lambda m, g, y: g * y, save_out=True)
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
     d = float_data(x)
-    return _unary("log", x, x._be.xp.log(d), lambda g: g / d)
+    return _unary("log", x, x._be.xp.log(d), lambda m, g, v: g / v)
 
 
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x."""
     d = float_data(x)
-    return _unary("log1p", x, x._be.xp.log1p(d), lambda g: g / (1 + d))
+    return _unary("log1p", x, x._be.xp.log1p(d), lambda m, g, v: g / (1 + v))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root (saves its output: d/dx = 1 / (2 sqrt(x)))."""
     y = x._be.xp.sqrt(float_data(x))
-    return _unary("sqrt", x, y, lambda g: g / (2 * y), save_out=True)
+    return _unary("sqrt", x, y, lambda m, g, y: g / (2 * y), save_out=True)
 
 
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x) (saves its output: d/dx = -y^3 / 2)."""
     y = 1 / x._be.xp.sqrt(float_data(x))
-    return _unary("rsqrt", x, y, lambda g: g * (-0.5 * y * y * y), save_out=True)
+    return _unary("rsqrt", x, y, lambda m, g, y: g * (-0.5 * y * y * y), save_out=True)
 
 
 def sin(x: Tensor) -> Tensor:
     """Sine."""
     xp, d = x._be.xp, float_data(x)
-    return _unary("sin", x, xp.sin(d), lambda g: g * xp.cos(d))
+    return _unary("sin", x, xp.sin(d), lambda m, g, v: g * m.cos(v))
 
 
 def cos(x: Tensor) -> Tensor:
     """Cosine."""
     xp, d = x._be.xp, float_data(x)
-    return _unary("cos", x, xp.cos(d), lambda g: -g * xp.sin(d))
+    return _unary("cos", x, xp.cos(d), lambda m, g, v: -g * m.sin(v))
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function; d/dx = 2 / sqrt(pi) * exp(-x^2)."""
+    d = float_data(x)
+    return _unary("erf", x, x._be.erf(d), lambda m, g, v: g * (_TWO_OVER_SQRT_PI * m.exp(-(v * v))))
 
 
 def _bound(v: Any, x: Tensor, name: str) -> tuple[Tensor | None, Any]:
@@ -238,18 +258,21 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
         out = out.astype(dt)
     sx, slo, shi = spec(x), spec(tlo), spec(thi)
 
-    def vjp(g: Any) -> tuple:
-        # out = min(max(x, lo), hi): hi binds where max(x, lo) > hi, lo where x < lo and hi does not
+    def rule(m: Any, g: Any, d: Any, lo: Any, hi: Any) -> tuple:
+        # out = min(max(x, lo), hi): hi binds where max(x, lo) > hi, lo where x < lo and hi does not (masks: no
+        # gradient flows through them, so they are computed on the arrays in both modes)
+        d, lo, hi = m.raw(d), m.raw(lo), m.raw(hi)
         above = (d if lo is None else xp.maximum(d, lo)) > hi if hi is not None else xp.zeros(d.shape, bool)
         below = (d < lo) & ~above if lo is not None else xp.zeros(d.shape, bool)
         inside = ~(below | above)
         return (
-            None if sx is None else unbroadcast(g * inside, sx),
-            None if slo is None else unbroadcast(g * below, slo),
-            None if shi is None else unbroadcast(g * above, shi),
+            None if sx is None else m.unbroadcast(g * m.const(inside), sx),
+            None if slo is None else m.unbroadcast(g * m.const(below), slo),
+            None if shi is None else m.unbroadcast(g * m.const(above), shi),
         )
 
-    return make("clamp", out, x._be, (x, tlo, thi), vjp, save=[t for t in (x, tlo, thi) if t is not None])
+    saved = (x, tlo if tlo is not None else lo, thi if thi is not None else hi)
+    return make("clamp", out, x._be, (x, tlo, thi), rule, saved=saved)
 
 
 clip = clamp
@@ -261,16 +284,15 @@ def _minmax(op: str, a: Any, b: Any, take_a: Any) -> Tensor:
     sa, sb = spec(ta), spec(tb)
     out = _compute(op, xp.maximum if op == "maximum" else xp.minimum, x, y)
 
-    def vjp(g: Any) -> tuple:
-        wins = take_a(x, y)
-        half = (x == y) * 0.5  # ties split the gradient, as PyTorch
-        wa = wins + half
+    def rule(m: Any, g: Any, x: Any, y: Any) -> tuple:
+        x, y = m.raw(x), m.raw(y)
+        wa = take_a(x, y) + (x == y) * 0.5  # ties split the gradient, as PyTorch
         return (
-            None if sa is None else unbroadcast(g * wa, sa),
-            None if sb is None else unbroadcast(g * (1 - wa), sb),
+            None if sa is None else m.unbroadcast(g * m.const(wa), sa),
+            None if sb is None else m.unbroadcast(g * m.const(1 - wa), sb),
         )
 
-    return make(op, out, be, (ta, tb), vjp, save=[t for t in (ta, tb) if t is not None])
+    return make(op, out, be, (ta, tb), rule, saved=(ta if ta is not None else x, tb if tb is not None else y))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -301,13 +323,13 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
         raise _broadcast_error("where", c, x, y) from None
     sa, sb = spec(ta), spec(tb)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, c: Any) -> tuple:
         return (
-            None if sa is None else unbroadcast(be.xp.where(c, g, 0), sa),
-            None if sb is None else unbroadcast(be.xp.where(c, 0, g), sb),
+            None if sa is None else m.unbroadcast(m.where(c, g, 0.0), sa),
+            None if sb is None else m.unbroadcast(m.where(c, 0.0, g), sb),
         )
 
-    return make("where", out, be, (ta, tb), vjp, save=(condition,))
+    return make("where", out, be, (ta, tb), rule, saved=(condition,))
 
 
 def _compare(op: str, fn_name: str) -> Any:

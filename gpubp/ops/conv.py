@@ -5,7 +5,8 @@ gradients back with one strided add per kernel position (col2im)."""
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
@@ -95,35 +96,81 @@ def _conv2d(
             f"got stride={stride}, padding={padding}, dilation={dilation}"
         )
     xp = x._be.xp
-    xpad = _pad(xp, x._data, ph, pw)
-    win, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, dh, dw)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     if oh < 1 or ow < 1:
         raise InputError(
-            f"{op}: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {xpad.shape[2:]}"
+            f"{op}: kernel {(kh, kw)} (dilation {(dh, dw)}) is larger than the padded input {(h + 2 * ph, w + 2 * pw)}"
         )
+    geo = Geometry(n, c, h, w, groups, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     og, k, pix = o // groups, cg * kh * kw, oh * ow
-    # im2col in the layout that makes the product NCHW: cols (N, G, Cg*KH*KW, OH*OW), one copy
-    cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, k, pix)
-    w3 = weight._data.reshape(groups, og, k)  # (G, Og, K)
-    out = xp.matmul(w3, cols).reshape(n, o, oh, ow)  # (N, G, Og, OH*OW): already NCHW
+    cols = im2col_array(xp, x._data, geo)  # (N, G, Cg*KH*KW, OH*OW): the layout that makes the product NCHW
+    out = xp.matmul(weight._data.reshape(groups, og, k), cols).reshape(n, o, oh, ow)
     if bias is not None:
         out += bias._data.reshape(1, o, 1, 1)
     sx, swt, sb = spec(x), spec(weight), spec(bias)
+    wshape = weight.shape
 
-    def vjp(g: Any) -> tuple:
-        g4 = g.reshape(n, groups, og, pix)
+    def rule(m: Any, g: Any, x: Any, wt: Any, cols: Any) -> tuple:
+        g4 = g.reshape((n, groups, og, pix))
         gx = gw = gb = None
         if swt is not None:  # sum over the batch of g_n cols_n^T
-            gw = xp.matmul(g4, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
-        if sx is not None:
-            gcols = xp.matmul(w3.transpose(0, 2, 1), g4)  # (N, G, K, OH*OW)
-            gwin = gcols.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
-            gx = _col2im(xp, gwin, xpad.shape, kh, kw, sh, sw, dh, dw)[:, :, ph : ph + h, pw : pw + w]
+            cols = m.cached(cols, lambda: m.im2col(x, geo))
+            gw = m.sum(m.matmul(g4, m.swapaxes(cols, -1, -2)), 0).reshape(wshape)
+        if sx is not None:  # the windows' gradients (N, G, K, OH*OW), folded back onto the input
+            gx = m.col2im(m.matmul(m.swapaxes(wt.reshape((groups, og, k)), -1, -2), g4), geo)
         if sb is not None:
-            gb = g.sum(axis=(0, 2, 3))
+            gb = m.sum(g, (0, 2, 3))
         return gx, gw, gb
 
-    return make("conv2d", out, x._be, (x, weight, bias), vjp, save=(x, weight))
+    saved = (x if swt is not None else None, weight if sx is not None else None, cols if swt is not None else None)
+    return make("conv2d", out, x._be, (x, weight, bias), rule, saved=saved)
+
+
+class Geometry(NamedTuple):
+    """A convolution's shapes: input (n, c, h, w) in ``groups``, kernel, stride, padding, dilation, output."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    groups: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    oh: int
+    ow: int
+
+
+def im2col_array(xp: Any, x: Any, geo: Geometry) -> Any:
+    """The windows of (N, C, H, W) ``x`` as columns (N, G, C/G*KH*KW, OH*OW): one copy of a strided view."""
+    n, c, _, _, groups, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
+    win, _, _ = _windows(xp, _pad(xp, x, ph, pw), kh, kw, sh, sw, dh, dw)
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, (c // groups) * kh * kw, oh * ow)
+
+
+def col2im_array(xp: Any, cols: Any, geo: Geometry) -> Any:
+    """im2col's adjoint: columns (N, G, C/G*KH*KW, OH*OW) summed back onto an (N, C, H, W) array."""
+    n, c, h, w, _, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
+    gwin = cols.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
+    return _col2im(xp, gwin, (n, c, h + 2 * ph, w + 2 * pw), kh, kw, sh, sw, dh, dw)[:, :, ph : ph + h, pw : pw + w]
+
+
+def im2col(x: Tensor, geo: Geometry) -> Tensor:
+    """im2col as an op (for gradients of gradients): linear, so its gradient is col2im."""
+    cols = im2col_array(x._be.xp, x._data, geo)
+    return make("im2col", cols, x._be, (x,), lambda m, g: (m.col2im(g, geo),))
+
+
+def col2im(cols: Tensor, geo: Geometry) -> Tensor:
+    """col2im as an op: linear, so its gradient is im2col."""
+    out = col2im_array(cols._be.xp, cols._data, geo)
+    return make("col2im", out, cols._be, (cols,), lambda m, g: (m.im2col(g, geo),))
 
 
 def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, op: str) -> tuple:
@@ -150,29 +197,53 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     xp = x._be.xp
     n, c, h, w = x.shape
     xpad = _pad(xp, x._data, ph, pw, -xp.inf)
-    _, oh, ow = _windows(xp, xpad, kh, kw, sh, sw, 1, 1)
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if oh < 1 or ow < 1:
         raise InputError(f"max_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
     # one strided view of the input per window position: a running maximum, no window copy
     taps = [(i, j) for i in range(kh) for j in range(kw)]
-
-    def tap(a: Any, i: int, j: int) -> Any:
-        return a[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-
-    out = tap(xpad, *taps[0]).copy()
+    out = _tap(xpad, 0, 0, sh, sw, oh, ow).copy()
     for i, j in taps[1:]:
-        xp.maximum(out, tap(xpad, i, j), out=out)
+        xp.maximum(out, _tap(xpad, i, j, sh, sw, oh, ow), out=out)
+    geo = Geometry(n, c, h, w, c, kh, kw, sh, sw, ph, pw, 1, 1, oh, ow)  # one group per channel
 
-    def vjp(g: Any) -> tuple:
-        gpad = xp.zeros(xpad.shape, dtype=g.dtype)
-        open_ = xp.ones(out.shape, dtype=bool)  # windows whose maximum has not been found yet
-        for i, j in taps:  # the first position holding the maximum gets the gradient, as PyTorch
-            hit = (tap(xpad, i, j) == out) & open_
+    def rule(m: Any, g: Any, x: Any, out: Any) -> tuple:
+        return (m.max_pool2d_backward(g, x, out, geo),)
+
+    return make("max_pool2d", out, x._be, (x,), rule, saved=(x, out))
+
+
+def _tap(a: Any, i: int, j: int, sh: int, sw: int, oh: int, ow: int) -> Any:
+    """The strided view of ``a`` (N, C, H, W) that kernel position (i, j) of every window reads: (N, C, OH, OW)."""
+    return a[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+
+
+def _first_hits(xp: Any, x: Any, out: Any, geo: Geometry) -> Iterator[tuple[int, int, Any]]:
+    """Per kernel position, where the window's (first) maximum sits: the gradient goes there, as PyTorch."""
+    xpad = _pad(xp, x, geo.ph, geo.pw, -xp.inf)
+    open_ = xp.ones(out.shape, dtype=bool)  # windows whose maximum has not been found yet
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            hit = (_tap(xpad, i, j, geo.sh, geo.sw, geo.oh, geo.ow) == out) & open_
             open_ &= ~hit
-            tap(gpad, i, j)[...] += g * hit  # overlapping windows add up
-        return (gpad[:, :, ph : ph + h, pw : pw + w],)
+            yield i, j, hit
 
-    return make("max_pool2d", out, x._be, (x,), vjp, save=(x,))
+
+def max_pool2d_backward_array(xp: Any, g: Any, x: Any, out: Any, geo: Geometry) -> Any:
+    """max_pool2d's gradient on arrays: per kernel position, one strided add of g where that position won."""
+    n, c, h, w = x.shape
+    gpad = xp.zeros((n, c, h + 2 * geo.ph, w + 2 * geo.pw), dtype=g.dtype)
+    for i, j, hit in _first_hits(xp, x, out, geo):
+        _tap(gpad, i, j, geo.sh, geo.sw, geo.oh, geo.ow)[...] += g * hit  # overlapping windows add up
+    return gpad[:, :, geo.ph : geo.ph + h, geo.pw : geo.pw + w]
+
+
+def max_pool2d_hits(xp: Any, x: Any, out: Any, geo: Geometry) -> Any:
+    """The winners as a column mask (N, C, KH*KW, OH*OW), for the gradient as an op: col2im(g * mask)."""
+    mask = xp.zeros((geo.n, geo.c, geo.kh, geo.kw, geo.oh, geo.ow), dtype=bool)
+    for i, j, hit in _first_hits(xp, x, out, geo):
+        mask[:, :, i, j] = hit
+    return mask.reshape(geo.n, geo.c, geo.kh * geo.kw, geo.oh * geo.ow)
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
@@ -186,9 +257,11 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         raise InputError(f"avg_pool2d: kernel {(kh, kw)} is larger than the input {x.shape[2:]}")
     out = win.mean(axis=(4, 5))
     scale = 1.0 / (kh * kw)
+    geo = Geometry(n, c, h, w, c, kh, kw, sh, sw, ph, pw, 1, 1, oh, ow)  # one group per channel
+    spread = (n, c, kh * kw, oh * ow)
 
-    def vjp(g: Any) -> tuple:
-        gwin = xp.broadcast_to((g * scale)[..., None, None], (n, c, oh, ow, kh, kw))
-        return (_col2im(xp, gwin, xpad.shape, kh, kw, sh, sw, 1, 1)[:, :, ph : ph + h, pw : pw + w],)
+    def rule(m: Any, g: Any) -> tuple:
+        # every window position gets g / (KH*KW): a broadcast view folded back by col2im
+        return (m.col2im(m.broadcast_to((g * scale).reshape((n, c, 1, oh * ow)), spread), geo),)
 
-    return make("avg_pool2d", out.astype(x.dtype, copy=False), x._be, (x,), vjp)
+    return make("avg_pool2d", out.astype(x.dtype, copy=False), x._be, (x,), rule)

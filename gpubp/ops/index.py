@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
-from ._core import check_same_device, make, spec, unbroadcast
+from ._core import check_same_device, make, spec
 
 
 def _key(x: Tensor, key: Any) -> tuple[Any, bool]:
@@ -97,23 +97,17 @@ def getitem(x: Tensor, key: Any) -> Tensor:
         raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
     shape, dt = x._data.shape, x._data.dtype
 
-    def vjp(g: Any) -> tuple:
-        gx = xp.zeros(shape, dtype=dt)
-        if gather:
-            x._be.scatter_add(gx, k, g)
-        else:
-            gx[k] = g
-        return (gx,)
+    def rule(m: Any, g: Any) -> tuple:
+        return (m.index_scatter(g, shape, dt, k, gather),)  # repeated indices add up
 
     # basic indexing gives a view (in PyTorch too); integer arrays and masks give a copy
-    return make("index", xp.asarray(out), x._be, (x,), vjp, view_of=None if gather else x)
+    return make("index", xp.asarray(out), x._be, (x,), rule, view_of=None if gather else x)
 
 
 def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     """A copy of x with x[key] = value (the out-of-place form of ``x[key] = value``)."""
     check_value(value, "index_put")
     k, _ = _key(x, key)
-    xp = x._be.xp
     tv = value if isinstance(value, Tensor) else None
     if tv is not None:
         check_same_device("index_put", x, tv)
@@ -132,13 +126,11 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
         ) from None
     sv = spec(tv)
 
-    def vjp(g: Any) -> tuple:
-        gx = g.copy()
-        gx[k] = 0
-        gv = None if sv is None else unbroadcast(xp.asarray(g[k]), sv)
-        return gx, gv
+    def rule(m: Any, g: Any) -> tuple:
+        gv = None if sv is None else m.unbroadcast(m.take(g, k), sv)
+        return m.zero_at(g, k), gv
 
-    return make("index_put", out, x._be, (x, tv), vjp)
+    return make("index_put", out, x._be, (x, tv), rule)
 
 
 def _show(key: Any) -> str:

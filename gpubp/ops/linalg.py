@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
-from ._core import check_same_device, make, spec, unbroadcast
+from ._core import check_same_device, make, spec
 
 
 def _check_float_pair(op: str, a: Tensor, b: Tensor) -> None:
@@ -40,20 +40,21 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise InputError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
     sa, sb = spec(a), spec(b)
 
-    def vjp(g: Any) -> tuple:
-        # work on >= 2-D views: a vector is a (1, k) row on the left, a (k, 1) column on the right
-        x2 = x[None, :] if x.ndim == 1 else x
-        y2 = y[:, None] if y.ndim == 1 else y
-        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-        g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
+    # the product over >= 2-D views: a vector is a (1, k) row on the left, a (k, 1) column on the right
+    xs2, ys2 = _as_2d(x.shape, True), _as_2d(y.shape, False)
+    g2_shape = np.broadcast_shapes(xs2[:-2], ys2[:-2]) + (xs2[-2], ys2[-1])
+
+    def rule(m: Any, g: Any, x: Any, y: Any) -> tuple:
+        g2 = g.reshape(g2_shape)
         ga = gb = None
         if sa is not None:
-            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(y2, -1, -2)), (x2.shape, sa[1])).reshape(sa[0])
+            ga = m.unbroadcast(m.matmul(g2, m.swapaxes(y.reshape(ys2), -1, -2)), (xs2, sa[1])).reshape(sa[0])
         if sb is not None:
-            gb = unbroadcast(xp.matmul(xp.swapaxes(x2, -1, -2), g2), (y2.shape, sb[1])).reshape(sb[0])
+            gb = m.unbroadcast(m.matmul(m.swapaxes(x.reshape(xs2), -1, -2), g2), (ys2, sb[1])).reshape(sb[0])
         return ga, gb
 
-    return make("matmul", out, a._be, (a, b), vjp, save=(a, b))
+    saved = (a if sb is not None else None, b if sa is not None else None)
+    return make("matmul", out, a._be, (a, b), rule, saved=saved)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -89,17 +90,26 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out += bias._data  # in place: out is fresh, no temporary
     sx, sw, sb = spec(x), spec(weight), spec(bias)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, xd: Any, wd: Any) -> tuple:
         n = math.prod(g.shape[:-1])  # explicit, not -1: a reshape of an empty array cannot infer it
-        g2 = g.reshape(n, g.shape[-1])  # (N, out)
-        gx = None if sx is None else xp.matmul(g, wd)
-        gw = None if sw is None else xp.matmul(g2.T, xd.reshape(n, xd.shape[-1]))
+        g2 = g.reshape((n, g.shape[-1]))  # (N, out)
+        gx = None if sx is None else m.matmul(g, wd)
+        gw = None if sw is None else m.matmul(g2.T, xd.reshape((n, xd.shape[-1])))
         gb = None
         if sb is not None:
-            gb = g2.sum(axis=0) if sb[0] == g.shape[-1:] else unbroadcast(g, sb)
+            gb = m.sum(g2, 0) if sb[0] == g.shape[-1:] else m.unbroadcast(g, sb)
         return gx, gw, gb
 
-    return make("linear", out, x._be, (x, weight, bias), vjp, save=(x, weight))
+    saved = (x if sw is not None else None, weight if sx is not None else None)
+    return make("linear", out, x._be, (x, weight, bias), rule, saved=saved)
+
+
+def _as_2d(shape: tuple, left: bool) -> tuple:
+    """A matmul operand's shape as the product sees it: a vector is a (1, k) row on the left, a (k, 1) column on
+    the right."""
+    if len(shape) > 1:
+        return shape
+    return (1,) + shape if left else shape + (1,)
 
 
 def _broadcast_into(shape: tuple, target: tuple) -> tuple | None:

@@ -13,7 +13,7 @@ from .. import dtypes
 from ..autograd import is_grad_enabled
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
-from ._core import check_same_device, make, on_device, spec, unbroadcast
+from ._core import check_same_device, make, on_device, spec
 
 REDUCTIONS = ("mean", "sum", "none")
 _CLASS_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
@@ -104,24 +104,20 @@ def cross_entropy(
     label_smoothing = check_label_smoothing(label_smoothing)
     check_class_target("cross_entropy", input, target, ignore_index)
     be = input._be
-    xp = be.xp
     t = target._data
     rows, saved = be.cross_entropy(input._data, t, ignore_index, label_smoothing)
 
     if reduction == "none":
+        out, divisor = rows, None
+    else:  # the divisor (the count of rows not ignored) stays on the device
+        out, divisor = be.cross_entropy_reduce(rows, t, ignore_index, reduction == "mean")
 
-        def vjp(g: Any) -> tuple:
-            return (be.cross_entropy_backward(g, saved, t, ignore_index, label_smoothing),)
+    def rule(m: Any, g: Any, x: Any, probs: Any, t: Any) -> tuple:
+        # the fused backward (softmax - onehot) * g / count; it is an op of its own, differentiable in g and x
+        g_rows = g if reduction == "none" else m.broadcast_to(g, t.shape)
+        return (m.cross_entropy_backward(g_rows, x, probs, m.raw(t), ignore_index, label_smoothing, divisor),)
 
-        return make("cross_entropy", rows, be, (input,), vjp, save=(input, target))
-
-    out, divisor = be.cross_entropy_reduce(rows, t, ignore_index, reduction == "mean")  # divisor stays on the device
-
-    def vjp(g: Any) -> tuple:
-        g_rows = xp.broadcast_to(g, t.shape)
-        return (be.cross_entropy_backward(g_rows, saved, t, ignore_index, label_smoothing, divisor),)
-
-    return make("cross_entropy", out, be, (input,), vjp, save=(input, target))
+    return make("cross_entropy", out, be, (input,), rule, saved=(input, saved, target))
 
 
 def check_pair(op: str, a: Tensor, b: Tensor, dtype_error: type = TypeError) -> None:
@@ -244,21 +240,20 @@ def binary_cross_entropy(
         loss = loss * w
     sp, st = spec(input), spec(target)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, p: Any, y: Any, w: Any) -> tuple:
         if w is not None:
             g = g * w
         gp = None
         gt = None
         if sp is not None:
-            gp = g * (p - y) / xp.maximum((1.0 - p) * p, _BCE_EPS)
-            gp = unbroadcast(xp.where(_inside(p, y), gp, math.nan), sp)
+            gp = g * (p - y) / m.maximum((1.0 - p) * p, _BCE_EPS)
+            gp = m.unbroadcast(m.where(_inside(m.raw(p), m.raw(y)), gp, math.nan), sp)
         if st is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gt = unbroadcast(g * (xp.log1p(-p) - xp.log(p)), st)  # d/dy = -logit(p), unclamped, as PyTorch
+                gt = m.unbroadcast(g * (m.log1p(-p) - m.log(p)), st)  # d/dy = -logit(p), unclamped, as PyTorch
         return gp, gt
 
-    saved = [t for t in (input, target, weight) if t is not None]
-    out = make("binary_cross_entropy", loss, be, (input, target), vjp, save=saved)
+    out = make("binary_cross_entropy", loss, be, (input, target), rule, saved=(input, target, weight))
     return _reduced(out, reduction)
 
 
@@ -291,18 +286,22 @@ def binary_cross_entropy_with_logits(
         loss = loss * w
     sx, sy = spec(input), spec(target)
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any, x: Any, y: Any, w: Any, pw: Any, soft: Any) -> tuple:
         if w is not None:
             g = g * w
         gx = None
         gy = None
         if sx is not None:
-            gx = unbroadcast(g * ((1.0 - y) - lw * be.act_forward("sigmoid", -x)), sx)
+            lw = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
+            gx = m.unbroadcast(g * ((1.0 - y) - lw * m.sigmoid(-x)), sx)
         if sy is not None:
-            dy = -x if pw is None else (pw - 1.0) * soft - x
-            gy = unbroadcast(g * dy, sy)
+            if pw is None:
+                dy = -x
+            else:
+                soft = m.cached(soft, lambda: m.log1p(m.exp(-m.abs(x))) + m.maximum(-x, 0.0))
+                dy = (pw - 1.0) * soft - x
+            gy = m.unbroadcast(g * dy, sy)
         return gx, gy
 
-    saved = [t for t in (input, target, weight, pos_weight) if t is not None]
-    out = make(op, loss, be, (input, target), vjp, save=saved)
+    out = make(op, loss, be, (input, target), rule, saved=(input, target, weight, pos_weight, soft))
     return _reduced(out, reduction)

@@ -25,33 +25,44 @@ def lstm_cell(xw: Tensor, hc: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) 
             f"lstm_cell: expected xw (N, 4H), hc (N, 2H), w_hh (4H, H); got {xw.shape}, {hc.shape}, {w_hh.shape}"
         )
     be = xw._be
-    xp = be.xp
     hid = h2 // 2
-    h, c = hc._data[:, :hid], hc._data[:, hid:]
-    gates = xw._data + xp.matmul(h, w_hh._data.T)
-    if b_hh is not None:
-        gates += b_hh._data
-    i = be.act_forward("sigmoid", gates[:, :hid])
-    f = be.act_forward("sigmoid", gates[:, hid : 2 * hid])
-    g = be.act_forward("tanh", gates[:, 2 * hid : 3 * hid])
-    o = be.act_forward("sigmoid", gates[:, 3 * hid :])
-    c_new = f * c + i * g
-    tc = be.act_forward("tanh", c_new)
-    out = xp.concatenate([o * tc, c_new], axis=1)
+    i, f, g, o, c_new, tc = _step(_array_math(be), xw._data, hc._data, w_hh._data, None if b_hh is None else b_hh._data)
+    out = be.xp.concatenate([o * tc, c_new], axis=1)
     s_xw, s_hc, s_w, s_b = spec(xw), spec(hc), spec(w_hh), spec(b_hh)
-    w = w_hh._data
 
-    def vjp(gout: Any) -> tuple:
+    def rule(m: Any, gout: Any, xw: Any, hc: Any, w: Any, b: Any, *cache: Any) -> tuple:
+        i, f, g, o, _, tc = m.cached(cache, lambda: _step(m, xw, hc, w, b))
+        h, c = hc[:, :hid], hc[:, hid:]
         gh, gc_out = gout[:, :hid], gout[:, hid:]
         gc = gc_out + gh * o * (1 - tc * tc)
-        dgates = xp.concatenate(
-            [gc * g * i * (1 - i), gc * c * f * (1 - f), gc * i * (1 - g * g), gh * tc * o * (1 - o)], axis=1
+        dgates = m.concatenate(
+            [gc * g * i * (1 - i), gc * c * f * (1 - f), gc * i * (1 - g * g), gh * tc * o * (1 - o)], 1
         )  # (N, 4H)
         ghc = None
         if s_hc is not None:
-            ghc = xp.concatenate([xp.matmul(dgates, w), gc * f], axis=1)
-        gw = None if s_w is None else xp.matmul(dgates.T, h)
-        gb = None if s_b is None else dgates.sum(axis=0)
+            ghc = m.concatenate([m.matmul(dgates, w), gc * f], 1)
+        gw = None if s_w is None else m.matmul(dgates.T, h)
+        gb = None if s_b is None else m.sum(dgates, 0)
         return (dgates if s_xw is not None else None), ghc, gw, gb
 
-    return make("lstm_cell", out, be, (xw, hc, w_hh, b_hh), vjp, save=(hc, w_hh))
+    return make("lstm_cell", out, be, (xw, hc, w_hh, b_hh), rule, saved=(xw, hc, w_hh, b_hh, i, f, g, o, c_new, tc))
+
+
+def _step(m: Any, xw: Any, hc: Any, w: Any, b: Any) -> tuple:
+    """The gates and the new cell state, on arrays (forward) or on tensors (recomputed for gradients of gradients)."""
+    hid = w.shape[1]
+    gates = xw + m.matmul(hc[:, :hid], w.T)
+    if b is not None:
+        gates = gates + b
+    i = m.sigmoid(gates[:, :hid])
+    f = m.sigmoid(gates[:, hid : 2 * hid])
+    g = m.tanh(gates[:, 2 * hid : 3 * hid])
+    o = m.sigmoid(gates[:, 3 * hid :])
+    c_new = f * hc[:, hid:] + i * g
+    return i, f, g, o, c_new, m.tanh(c_new)
+
+
+def _array_math(be: Any) -> Any:
+    from ._math import array_math
+
+    return array_math(be)

@@ -9,18 +9,12 @@ from collections import namedtuple
 from typing import Any
 
 from .. import dtypes
+from ..autograd import OUT
 from ..errors import InputError, InputIndexError, InputTypeError
 from ..tensor import Tensor
 from ._core import float_data, make, norm_dim, norm_dims
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
-
-
-def _expand(g: Any, dims: tuple, keepdim: bool, shape: tuple, xp: Any) -> Any:
-    """Broadcast a reduced gradient back over the reduced dims (a read-only view)."""
-    if not keepdim and dims:
-        g = xp.expand_dims(g, dims)
-    return xp.broadcast_to(g, shape)
 
 
 def _count(shape: tuple, dims: tuple) -> int:
@@ -53,7 +47,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
     dims = norm_dims(dim, x.ndim, "sum")
     d = x._data if x._data.dtype.kind == "f" else x._data.astype(dtypes.int64)
     out = d.sum(axis=dims, keepdims=keepdim)
-    return make("sum", xp.asarray(out), x._be, (x,), lambda g: (_expand(g, dims, keepdim, shape, xp),))
+    return make("sum", xp.asarray(out), x._be, (x,), lambda m, g: (m.expand(g, dims, keepdim, shape),))
 
 
 def _acc_dtype(x: Tensor, d: Any) -> Any:
@@ -70,7 +64,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     dims = norm_dims(dim, x.ndim, "mean")
     out = d.mean(axis=dims, keepdims=keepdim, dtype=_acc_dtype(x, d)).astype(d.dtype, copy=False)
     n = _count(shape, dims)
-    return make("mean", xp.asarray(out), x._be, (x,), lambda g: (_expand(g / n, dims, keepdim, shape, xp),))
+    return make("mean", xp.asarray(out), x._be, (x,), lambda m, g: (m.expand(g / n, dims, keepdim, shape),))
 
 
 def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
@@ -92,10 +86,11 @@ def _var(x: Tensor, dim: Any, correction: int, keepdim: bool, op: str) -> Tensor
     # N - correction <= 0 divides by 0, as PyTorch: inf, or nan where every deviation is 0 (no sync, no warning)
     out = ss / denom if denom else xp.where(ss > 0, xp.inf, xp.nan)
 
-    def vjp(g: Any) -> tuple:
-        return (_expand(g, dims, keepdim, shape, xp) * (2.0 / denom if denom else xp.nan) * (d - mu),)
+    def rule(m: Any, g: Any, d: Any, mu: Any) -> tuple:
+        mu = m.cached(mu, lambda: m.mean(d, dims, True))  # the mean of forward; recomputed, in the graph, for graphs
+        return (m.expand(g, dims, keepdim, shape) * (2.0 / denom if denom else math.nan) * (d - mu),)
 
-    return make("var", xp.asarray(out, dtype=d.dtype), x._be, (x,), vjp, save=(x,))
+    return make("var", xp.asarray(out, dtype=d.dtype), x._be, (x,), rule, saved=(x, mu))
 
 
 def std(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
@@ -103,8 +98,12 @@ def std(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) 
     v = _var(x, dim, correction, keepdim, "std")
     xp = x._be.xp
     s = xp.sqrt(v._data)
-    safe = xp.where(s > 0, s, 1)
-    return make("std", s, x._be, (v,), lambda g: (g * (s > 0) / (2 * safe),), save_out=True)
+
+    def rule(m: Any, g: Any, s: Any) -> tuple:
+        pos = m.raw(s) > 0
+        return (g * m.const(pos) / (2 * m.where(pos, s, 1.0)),)
+
+    return make("std", s, x._be, (v,), rule, saved=(OUT,))
 
 
 def _reduced_shape(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
@@ -119,13 +118,16 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
         raise TypeError("logsumexp: dim must be an int or a tuple of ints, got None")
     xp, shape, d = x._be.xp, x._data.shape, float_data(x)
     dims = norm_dims(dim, x.ndim, "logsumexp")
-    m = d.max(axis=dims, keepdims=True) if d.size else xp.zeros(_reduced_shape(shape, dims, True), d.dtype)
-    m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
-    lse = xp.log(xp.exp(d - m).sum(axis=dims, keepdims=True)) + m
+    top = d.max(axis=dims, keepdims=True) if d.size else xp.zeros(_reduced_shape(shape, dims, True), d.dtype)
+    top = xp.where(xp.isfinite(top), top, 0)  # all -inf rows: avoid inf - inf
+    lse = xp.log(xp.exp(d - top).sum(axis=dims, keepdims=True)) + top
     out = lse if keepdim else lse.reshape(_reduced_shape(shape, dims, False))
-    return make(
-        "logsumexp", out, x._be, (x,), lambda g: (_expand(g, dims, keepdim, shape, xp) * xp.exp(d - lse),), save=(x,)
-    )
+    kept = lse.shape
+
+    def rule(m: Any, g: Any, d: Any, out: Any) -> tuple:
+        return (m.expand(g, dims, keepdim, shape) * m.exp(d - out.reshape(kept)),)
+
+    return make("logsumexp", out, x._be, (x,), rule, saved=(x, OUT))
 
 
 def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -139,18 +141,18 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 
 def _extreme(x: Tensor, dim: Any, keepdim: bool, op: str, name: str | None = None) -> Tensor:
-    xp, shape, d = x._be.xp, x._data.shape, x._data
+    shape, d = x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, op)
     _need_nonempty(x, dims, dim, name or op)
     ext = d.max(axis=dims, keepdims=True) if op == "amax" else d.min(axis=dims, keepdims=True)
     out = ext if keepdim else ext.reshape(_reduced_shape(shape, dims, False))
 
-    def vjp(g: Any) -> tuple:
-        hit = d == ext
-        share = hit / hit.sum(axis=dims, keepdims=True)
-        return (_expand(g, dims, keepdim, shape, xp) * share.astype(d.dtype, copy=False),)
+    def rule(m: Any, g: Any, d: Any, ext: Any) -> tuple:
+        hit = m.raw(d) == ext
+        share = (hit / hit.sum(axis=dims, keepdims=True)).astype(ext.dtype, copy=False)  # ties share evenly
+        return (m.expand(g, dims, keepdim, shape) * m.const(share),)
 
-    return make(op, out, x._be, (x,), vjp, save=(x,))
+    return make(op, out, x._be, (x,), rule, saved=(x, ext))
 
 
 def _indexed_extreme(x: Tensor, dim: int, keepdim: bool, op: str) -> MinMax:
@@ -159,21 +161,21 @@ def _indexed_extreme(x: Tensor, dim: int, keepdim: bool, op: str) -> MinMax:
     ax = norm_dim(dim, builtins.max(x.ndim, 1), op)
     if x.ndim == 0:
         idx = xp.zeros((), dtype=dtypes.int64)
-        return MinMax(make(op, x._data.copy(), x._be, (x,), lambda g: (g,)), Tensor._wrap(idx, x._be))
+        return MinMax(make(op, x._data.copy(), x._be, (x,), lambda m, g: (g,)), Tensor._wrap(idx, x._be))
     _need_nonempty(x, (ax,), dim, op)
     idx = (x._data.argmax if op == "max" else x._data.argmin)(axis=ax, keepdims=True)
     vals = xp.take_along_axis(x._data, idx, axis=ax)
 
-    def vjp(g: Any) -> tuple:
-        gx = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(gx, idx, g if keepdim else xp.expand_dims(g, ax), axis=ax)
-        return (gx,)
+    kept = idx.shape
+
+    def rule(m: Any, g: Any, idx: Any) -> tuple:
+        return (m.put_along_axis(shape, idx, g.reshape(kept), ax),)
 
     if not keepdim:
         vals, out_idx = vals.squeeze(ax), idx.squeeze(ax)
     else:
         out_idx = idx
-    return MinMax(make(op, vals, x._be, (x,), vjp), Tensor._wrap(out_idx.astype(dtypes.int64), x._be))
+    return MinMax(make(op, vals, x._be, (x,), rule, saved=(idx,)), Tensor._wrap(out_idx.astype(dtypes.int64), x._be))
 
 
 class _AllDims:
@@ -252,39 +254,46 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tenso
     xp, shape, d = x._be.xp, x._data.shape, x._data
     dims = norm_dims(dim, x.ndim, "norm")
     a = xp.abs(d)
+    kept = _reduced_shape(shape, dims, True)
+    saved: tuple = (x,)
     if p == 0:
         # the number of non-zero elements: piecewise constant, so its gradient is 0
         out = (d != 0).sum(axis=dims, keepdims=True).astype(d.dtype)
 
-        def vjp(g: Any) -> tuple:
-            return (xp.zeros(shape, d.dtype),)
+        def rule(m: Any, g: Any, d: Any) -> tuple:
+            return (m.zeros(shape, d.dtype, g),)
     elif p == math.inf or p == -math.inf:
         ext = a.max(axis=dims, keepdims=True) if p > 0 else a.min(axis=dims, keepdims=True)
+        saved = (x, ext)
 
-        def vjp(g: Any) -> tuple:
-            hit = a == ext
-            share = hit / hit.sum(axis=dims, keepdims=True)
-            return (_expand(g, dims, keepdim, shape, xp) * xp.sign(d) * share.astype(d.dtype, copy=False),)
+        def rule(m: Any, g: Any, d: Any, ext: Any) -> tuple:
+            raw = m.raw(d)
+            hit = xp.abs(raw) == ext
+            share = (xp.sign(raw) * (hit / hit.sum(axis=dims, keepdims=True))).astype(raw.dtype, copy=False)
+            return (m.expand(g, dims, keepdim, shape) * m.const(share),)
 
         out = ext
     elif p == 1:
         out = a.sum(axis=dims, keepdims=True)
 
-        def vjp(g: Any) -> tuple:
-            return (_expand(g, dims, keepdim, shape, xp) * xp.sign(d),)
-    elif p == 2:
-        out = xp.sqrt((d * d).sum(axis=dims, keepdims=True))
-
-        def vjp(g: Any) -> tuple:
-            safe = xp.where(out > 0, out, 1)
-            return (_expand(g, dims, keepdim, shape, xp) * (d / safe) * (out > 0),)
+        def rule(m: Any, g: Any, d: Any) -> tuple:
+            return (m.expand(g, dims, keepdim, shape) * m.const(xp.sign(m.raw(d))),)
     else:
         p = float(p)
-        out = ((a**p).sum(axis=dims, keepdims=True)) ** (1.0 / p)  # p < 0: a zero makes a**p inf, the norm 0
+        if p == 2:
+            out = xp.sqrt((d * d).sum(axis=dims, keepdims=True))
+        else:
+            out = ((a**p).sum(axis=dims, keepdims=True)) ** (1.0 / p)  # p < 0: a zero makes a**p inf, the norm 0
+        saved = (x, OUT)
 
-        def vjp(g: Any) -> tuple:
-            safe = xp.where(out > 0, out, 1)
-            return (_expand(g, dims, keepdim, shape, xp) * xp.sign(d) * (a / safe) ** (p - 1) * (out > 0),)
+        def rule(m: Any, g: Any, d: Any, n: Any) -> tuple:
+            n = n.reshape(kept)
+            pos = m.raw(n) > 0
+            safe = m.where(pos, n, 1.0)  # the gradient is 0 where the norm is 0, as PyTorch
+            if p == 2:
+                return (m.expand(g, dims, keepdim, shape) * (d / safe) * m.const(pos),)
+            sign = m.const(xp.sign(m.raw(d)))
+            return (m.expand(g, dims, keepdim, shape) * sign * (m.abs(d) / safe) ** (p - 1) * m.const(pos),)
 
     result = out if keepdim else out.reshape(_reduced_shape(shape, dims, False))
-    return make("norm", result, x._be, (x,), vjp, save=(x,))
+    return make("norm", result, x._be, (x,), rule, saved=saved)

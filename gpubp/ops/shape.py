@@ -10,7 +10,7 @@ from typing import Any
 from .. import dtypes
 from ..errors import InputError
 from ..tensor import Tensor, backend_for
-from ._core import _aliases, check_same_device, make, norm_dim, spec, unbroadcast
+from ._core import _aliases, check_same_device, make, norm_dim, spec
 
 
 def _shape_args(args: tuple, op: str) -> tuple[int, ...]:
@@ -53,7 +53,7 @@ def _reshape(x: Tensor, new: tuple[int, ...], op: str) -> Tensor:
     if bad:
         raise InputError(f"{op}: cannot reshape a tensor of shape {x.shape} ({n} elements) into {new}")
     old = x._data.shape
-    return make("reshape", x._data.reshape(new), x._be, (x,), lambda g: (g.reshape(old),), view_of=x)
+    return make("reshape", x._data.reshape(new), x._be, (x,), lambda m, g: (g.reshape(old),), view_of=x)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -82,7 +82,8 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         raise InputError(f"permute: dims {order} repeat a dimension")
     xp = x._be.xp
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-    return make("permute", xp.transpose(x._data, order), x._be, (x,), lambda g: (xp.transpose(g, inverse),), view_of=x)
+    out = xp.transpose(x._data, order)
+    return make("permute", out, x._be, (x,), lambda m, g: (m.transpose(g, inverse),), view_of=x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -152,7 +153,7 @@ def _expand(x: Tensor, sizes: tuple[int, ...], op: str) -> Tensor:
             )
     out = x._be.xp.broadcast_to(x._data, shape)
     sx = spec(x)
-    return make("expand", out, x._be, (x,), lambda g: (unbroadcast(g, sx),), view_of=x)
+    return make("expand", out, x._be, (x,), lambda m, g: (m.unbroadcast(g, sx),), view_of=x)
 
 
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
@@ -214,18 +215,18 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         bounds.append(bounds[-1] + (t.shape[ax] if i in kept else 0))
     specs = [spec(t) for t in tensors]
 
-    def vjp(g: Any) -> tuple:
+    def rule(m: Any, g: Any) -> tuple:
         grads = []
         for i, (s, lo, hi) in enumerate(zip(specs, bounds, bounds[1:])):
             if s is None:
                 grads.append(None)
             elif i not in kept:
-                grads.append(xp.zeros(s[0], dtype=s[1]))  # a skipped empty tensor: an empty gradient
+                grads.append(m.zeros(s[0], s[1], g))  # a skipped empty tensor: an empty gradient
             else:
-                grads.append(unbroadcast(g[(slice(None),) * ax + (slice(lo, hi),)], s))
+                grads.append(m.unbroadcast(g[(slice(None),) * ax + (slice(lo, hi),)], s))
         return tuple(grads)
 
-    return make("cat", out, ref._be, tensors, vjp)
+    return make("cat", out, ref._be, tensors, rule)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -239,16 +240,13 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def _slice(x: Tensor, ax: int, lo: int, hi: int) -> Tensor:
-    xp = x._be.xp
     key = (slice(None),) * ax + (slice(lo, hi),)
     shape, dt = x._data.shape, x._data.dtype
 
-    def vjp(g: Any) -> tuple:
-        gx = xp.zeros(shape, dtype=dt)
-        gx[key] = g
-        return (gx,)
+    def rule(m: Any, g: Any) -> tuple:
+        return (m.index_scatter(g, shape, dt, key, False),)
 
-    return make("split", x._data[key], x._be, (x,), vjp, view_of=x)
+    return make("split", x._data[key], x._be, (x,), rule, view_of=x)
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -328,31 +326,30 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     if mode == "constant":
         out = xp.pad(x._data, widths, mode="constant", constant_values=value)
         key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))
-        return make("pad", out, x._be, (x,), lambda g: (g[key],))
+        return make("pad", out, x._be, (x,), lambda m, g: (g[key],))
     out = xp.pad(x._data, widths, mode=_PAD_MODES[mode])
     # where each output element came from, as flat input indices: the gradient scatters back
     source = xp.pad(xp.arange(x._data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
 
-    be = x._be
+    n = math.prod(shape)
 
-    def vjp(g: Any) -> tuple:
-        gx = xp.zeros(math.prod(shape), dtype=g.dtype)
-        be.scatter_add(gx, source, g.reshape(-1))  # no host sync (bincount would read its length back on a GPU)
-        return (gx.reshape(shape),)
+    def rule(m: Any, g: Any, source: Any) -> tuple:
+        # a scatter-add, no host sync (bincount would read its length back on a GPU)
+        return (m.index_scatter(g.reshape(-1), (n,), g.dtype, (source,), True).reshape(shape),)
 
-    return make("pad", out, be, (x,), vjp)
+    return make("pad", out, x._be, (x,), rule, saved=(source,))
 
 
 def contiguous(x: Tensor) -> Tensor:
     """A C-contiguous tensor with the same values (x itself when it already is one)."""
     if x._data.flags.c_contiguous:
         return x
-    return make("contiguous", x._be.xp.ascontiguousarray(x._data), x._be, (x,), lambda g: (g,))
+    return make("contiguous", x._be.xp.ascontiguousarray(x._data), x._be, (x,), lambda m, g: (g,))
 
 
 def clone(x: Tensor) -> Tensor:
     """A copy that stays in the graph."""
-    return make("clone", x._data.copy(), x._be, (x,), lambda g: (g,))
+    return make("clone", x._data.copy(), x._be, (x,), lambda m, g: (g,))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -364,7 +361,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     out = x._data.astype(dt)
     if dt.kind != "f":
         return Tensor._wrap(out, x._be)
-    return make("astype", out, x._be, (x,), lambda g: (g.astype(src),))
+    return make("astype", out, x._be, (x,), lambda m, g: (m.astype(g, src),))
 
 
 def to_device(x: Tensor, device: Any) -> Tensor:
@@ -375,4 +372,4 @@ def to_device(x: Tensor, device: Any) -> Tensor:
     src = x._be
     out = be.asarray(src.to_numpy(x._data)) if src.device.type != "cpu" else be.asarray(x._data)
     # the gradient travels back through the host: a synchronization, taken only when x needs it
-    return make("to", out, be, (x,), lambda g: (src.asarray(be.to_numpy(g)),))
+    return make("to", out, be, (x,), lambda m, g: (m.to_backend(g, src),))

@@ -1,5 +1,6 @@
-"""PyTorch's ``torch.utils`` paths: ``gpubp.utils.data`` is gpubp.data under torch's name."""
+"""PyTorch's ``torch.utils`` paths: ``gpubp.utils.data`` (gpubp.data under torch's name), ``gpubp.utils.checkpoint``
+and ``gpubp.utils.hooks``."""
 
-from . import data
+from . import checkpoint, data, hooks
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data", "hooks"]

@@ -1,0 +1,526 @@
+"""The tape: graph nodes and the reverse-mode engine shared by every backend.
+
+Each differentiable op that sees an input requiring grad records one ``Node``: its gradient rule, the graph
+entries of its inputs, and the values the rule reads (``vals``) with where each came from (``srcs``). Nodes get
+increasing sequence numbers, so recording order is a topological order and backward walks the reachable nodes
+from the newest to the oldest: no recursion.
+
+A rule is written once, ``rule(m, g, *vals) -> one gradient per input``, over a math namespace ``m``:
+- first-order backward (the default) calls it with the backend's array namespace and the saved arrays, so it
+  runs on raw arrays and fused kernels, as fast as a hand-written VJP;
+- ``create_graph=True`` calls it with the tensor namespace and the saved values as tensors connected to the
+  graph, so the backward pass is itself recorded and can be differentiated again, to any order.
+
+The engine never reads device data back to the host (anomaly mode aside), so a CUDA backward runs without a
+single synchronization.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..backend import SWITCHING
+from ..errors import InputError
+from . import anomaly
+from .grad_mode import set_grad_enabled
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+__all__ = ["backward", "grad"]
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+OUT = _Marker("OUT")  # a saved value that is the op's own output
+CONSTANT = _Marker("CONSTANT")  # a saved input tensor that needs no gradient: a constant tensor in graph mode
+
+_seq = itertools.count()
+
+# The math namespaces rules run on, registered by gpubp.ops (which sits above the engine): a function giving a
+# backend's array namespace, and the tensor namespace.
+_MATHS: list = [None, None]
+
+
+def set_maths(array_math: Callable[[Any], Any], tensor_math: Any) -> None:
+    _MATHS[0], _MATHS[1] = array_math, tensor_math
+
+
+class Node:
+    """One recorded op: ``rule(m, g, *vals)`` maps the output's gradient to one gradient per input.
+
+    ``inputs`` holds, per op input, the Node that produced it, the leaf Tensor itself (when it requires grad), or
+    None (no gradient wanted). ``vals`` are the values the rule reads (arrays, or anything constant), ``srcs``
+    says for each where it came from (a Node or leaf Tensor: an input in the graph; OUT: the output; CONSTANT: an
+    input tensor without a gradient; None: a constant the rule gets as it is), ``saved`` the version of each saved
+    tensor at record time.
+    """
+
+    __slots__ = ("op", "rule", "inputs", "saved", "seq", "be", "vals", "srcs", "hooks", "stack", "unpack", "nout")
+
+    def __init__(
+        self,
+        name: str,
+        rule: Callable | None,
+        inputs: tuple,
+        saved: tuple = (),
+        be: Any = None,
+        vals: tuple = (),
+        srcs: tuple = (),
+    ) -> None:
+        self.op = name
+        self.rule = rule
+        self.inputs = inputs
+        self.saved = saved  # ((version_box, version_at_save), ...)
+        self.seq = next(_seq)
+        self.be = be  # the backend of the op's output: its rule runs with that device current
+        self.vals = vals
+        self.srcs = srcs
+        self.hooks: list | None = None  # gradient hooks of the output (Tensor.register_hook on a non-leaf)
+        self.stack: str | None = None  # where the op was called, in anomaly mode
+        self.unpack: Callable | None = None  # saved_tensors_hooks: turns packed vals back into arrays
+        self.nout = 1  # a custom Function's joint node gathers the gradients of its several outputs
+
+    def name(self) -> str:
+        """The op's name, as PyTorch's ``grad_fn.name()``."""
+        return self.op
+
+    @property
+    def next_functions(self) -> tuple:
+        """One (node, 0) pair per input, as PyTorch's: the producing Node, a leaf's accumulator, or (None, 0)."""
+        return tuple((None if e is None else e if type(e) is Node else _Accumulate(e), 0) for e in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.op} node>"
+
+    def _tensors(self, vals: tuple) -> list:
+        """The saved values as tensors in the graph (create_graph=True): inputs with their graph entries, the
+        output re-attached to this node (held as an array, so the node does not keep its own output alive)."""
+        from ..tensor import Tensor
+
+        out = []
+        for v, s in zip(vals, self.srcs):
+            if s is None:
+                out.append(v)
+            elif s is OUT or type(s) is Node:
+                t = Tensor._wrap(v, self.be)
+                t._node = self if s is OUT else s
+                t._requires_grad = True
+                out.append(t)
+            elif s is CONSTANT:
+                out.append(Tensor._wrap(v, self.be))
+            else:
+                out.append(s)  # a leaf tensor that requires grad: itself, so gradients reach it
+        return out
+
+
+class _Accumulate:
+    """Where a leaf's gradient goes, as PyTorch's AccumulateGrad (``.variable`` is the leaf)."""
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.variable = leaf
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+
+class _Part:
+    """One output's gradient on its way to a multi-output node."""
+
+    __slots__ = ("index", "g")
+
+    def __init__(self, index: int, g: Any) -> None:
+        self.index = index
+        self.g = g
+
+
+def _collect(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from ``roots``, newest first, checked before anything runs.
+
+    All checks happen here so that a failing backward changes no gradient.
+    """
+    seen: set[Node] = set()
+    stack = list(roots)
+    order = []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.vals is None:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time (op '{node.op}'); "
+                "its saved buffers were freed by the first backward. "
+                "Pass retain_graph=True to the first backward to keep them."
+            )
+        for box, version in node.saved:
+            if box[0] != version:
+                raise RuntimeError(
+                    f"backward: a tensor saved by op '{node.op}' was modified in place after it was "
+                    f"saved (version {version}, now {box[0]}); its gradient would be wrong. "
+                    "Use an out-of-place op (x = x + y instead of x += y), or clone() before modifying."
+                )
+        order.append(node)
+        for inp in node.inputs:
+            if type(inp) is Node and inp not in seen:
+                stack.append(inp)
+    order.sort(key=lambda n: n.seq, reverse=True)
+    return order
+
+
+def _run(roots: Sequence[tuple[Any, Any]], retain_graph: bool, capture: dict | None, graph: bool = False) -> dict:
+    """Propagate gradients from ``roots`` ((graph entry, gradient) pairs).
+
+    With ``capture`` None, gradients accumulate into leaves' ``.grad``. Otherwise ``capture`` maps graph entries
+    (Nodes or leaf Tensors) to slots, and only their gradients are returned, in a dict slot -> gradient; no
+    ``.grad`` changes. ``graph``: gradients are tensors and every rule is recorded (create_graph=True); otherwise
+    they are arrays.
+    """
+    pending: dict[Node, Any] = {}
+    leaf_grads: dict[Tensor, Any] = {}
+    owned: set[int] = set()  # ids of sums the engine made itself: safe to add into in place
+    add = _add_tensor if graph else _add
+    for entry, g in roots:
+        add(pending if type(entry) is Node else leaf_grads, entry, g, owned)
+    order = _collect([e for e, _ in roots if type(e) is Node])
+
+    found: dict = {}
+    maths: dict = {}  # backend -> the namespace its rules run on, looked up once per backward
+    pick = _MATHS[1] if graph else _MATHS[0]
+    check = anomaly.is_enabled()
+    with set_grad_enabled(graph):
+        for node in order:
+            g = pending.pop(node, None)
+            owned.discard(id(g))  # handed to a rule, which may pass it on to several inputs
+            if g is not None and node.hooks is not None:
+                g = _run_hooks(node.hooks, g, node.be, graph)
+            if capture is not None and node in capture:
+                found[capture[node]] = g
+            rule = node.rule
+            vals = node.vals if node.unpack is None or g is None else node.unpack(node.vals)
+            if not retain_graph and node.vals:  # a node that saved nothing can run again, as PyTorch's
+                node.vals = None  # frees every value the rule saved
+                node.saved = ()
+                node.unpack = None  # and what it was packed with (a checkpoint's inputs)
+            if g is None:
+                continue  # reachable, but no gradient reached it
+            m = maths.get(node.be)
+            if m is None:
+                m = maths[node.be] = pick(node.be)
+            if graph:
+                vals = node._tensors(vals)
+            if SWITCHING[0] and node.be is not None:  # several GPUs: run the rule and its sums on the node's device
+                with node.be.enter():
+                    _apply(node, rule, m, g, vals, pending, leaf_grads, owned, add, check)
+            else:
+                _apply(node, rule, m, g, vals, pending, leaf_grads, owned, add, check)
+
+        for leaf in list(leaf_grads):
+            hooks = leaf._hooks
+            if hooks is not None and hooks.pre:
+                leaf_grads[leaf] = _run_hooks(hooks.pre, leaf_grads[leaf], leaf._be, graph)
+    if capture is not None:
+        for leaf, g in leaf_grads.items():
+            if leaf in capture:
+                found[capture[leaf]] = g
+        return found
+    stored: set[int] = set()
+    for leaf, g in leaf_grads.items():
+        with leaf._be.enter():
+            if graph:
+                _store_tensor(leaf, g, stored)
+            else:
+                _store(leaf, g, stored)
+        hooks = leaf._hooks
+        if hooks is not None and hooks.post:
+            for hook in list(hooks.post.values()):
+                hook(leaf)
+    return {}
+
+
+def _apply(
+    node: Node,
+    rule: Callable,
+    m: Any,
+    g: Any,
+    vals: Any,
+    pending: dict,
+    leaf_grads: dict,
+    owned: set,
+    add: Callable,
+    check: bool,
+) -> None:
+    grads = rule(m, g, *vals)
+    if check:
+        anomaly.check(node, grads)
+    for inp, gi in zip(node.inputs, grads):
+        if inp is None or gi is None:
+            continue
+        add(pending if type(inp) is Node else leaf_grads, inp, gi, owned)
+
+
+def _run_hooks(hooks: Any, g: Any, be: Any, graph: bool) -> Any:
+    """Call each gradient hook with the gradient as a tensor; one that returns a tensor replaces it."""
+    from ..tensor import Tensor
+
+    items = hooks.values() if isinstance(hooks, dict) else hooks
+    gt = g if graph else Tensor._wrap(g, be)
+    for hook in sorted(items, key=lambda h: getattr(h, "LAST", False)):  # retain_grad's hook sees the final value
+        r = hook(gt)
+        if r is not None:
+            if not isinstance(r, Tensor):
+                raise TypeError(f"hook: a gradient hook must return a Tensor or None, got {type(r).__name__}")
+            if r.shape != gt.shape:
+                raise InputError(f"hook: a gradient hook returned shape {r.shape}, expected {gt.shape}")
+            gt = r
+    return gt if graph else gt._data
+
+
+def _store(leaf: Tensor, g: Any, stored: set[int]) -> None:
+    """Accumulate ``g`` into ``leaf.grad``. A new ``.grad`` is always a C-contiguous array of the leaf's dtype
+    that the leaf owns: a rule may hand one array (or views of it, a transposed one for a weight used as ``w.T``) to
+    several inputs, ``clip_grad_*_`` and accumulation change ``.grad`` in place, and the fused optimizer kernels
+    read it as one flat run of memory."""
+    from ..tensor import Tensor
+
+    if g.dtype != leaf._data.dtype:
+        g = g.astype(leaf._data.dtype, order="C")
+    elif g.base is not None or id(g) in stored or not g.flags.c_contiguous:
+        g = leaf._be.xp.array(g, order="C")  # copy (also materializes a broadcast view)
+    stored.add(id(g))
+    if leaf._grad is None:
+        leaf._grad = Tensor._wrap(g, leaf._be)
+    else:
+        leaf._grad._data += g
+        leaf._grad._vc[0] += 1
+
+
+def _store_tensor(leaf: Tensor, g: Tensor, stored: set[int]) -> None:
+    """create_graph=True: ``.grad`` becomes a tensor in the graph (accumulation is out of place, recorded)."""
+    from ..ops import astype, clone
+
+    if g._data.dtype != leaf._data.dtype:
+        g = astype(g, leaf._data.dtype)
+    elif id(g) in stored or not g._data.flags.c_contiguous or g._data.base is not None:
+        g = clone(g)  # each leaf owns its gradient's memory, as in first-order backward
+    stored.add(id(g))
+    if leaf._grad is None:
+        leaf._grad = g
+    else:
+        leaf._grad = leaf._grad + g
+
+
+def _add(table: dict, key: Any, g: Any, owned: set[int]) -> None:
+    if type(g) is _Part:
+        _add_part(table, key, g, owned, _add)
+        return
+    prev = table.get(key)
+    if prev is None:
+        table[key] = g  # may alias another gradient: never written into
+    elif id(prev) in owned and prev.ndim > 0 and prev.shape == g.shape and prev.dtype == g.dtype:
+        prev += g  # a sum this engine allocated and still holds alone (NumPy's 0-d sums are immutable scalars)
+    else:
+        owned.discard(id(prev))  # prev may die now: its id must not vouch for a later array
+        total = prev + g
+        owned.add(id(total))
+        table[key] = total
+
+
+def _add_tensor(table: dict, key: Any, g: Any, owned: set[int]) -> None:
+    if type(g) is _Part:
+        _add_part(table, key, g, owned, _add_tensor)
+        return
+    prev = table.get(key)
+    table[key] = g if prev is None else prev + g
+
+
+def _add_part(table: dict, key: Node, part: _Part, owned: set[int], add: Callable) -> None:
+    parts = table.get(key)
+    if parts is None:
+        parts = table[key] = [None] * key.nout
+    slot: dict = {}
+    if parts[part.index] is not None:
+        slot[0] = parts[part.index]
+    add(slot, 0, part.g, owned)
+    parts[part.index] = slot[0]
+
+
+def _root_grad(t: Tensor, gradient: Any, op: str, graph: bool) -> Any:
+    with t._be.enter():
+        return _root_grad_here(t, gradient, op, graph)
+
+
+def _root_grad_here(t: Tensor, gradient: Any, op: str, graph: bool) -> Any:
+    from ..tensor import Tensor
+
+    if gradient is None:
+        if t._data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be created implicitly only for a single-element output, "
+                f"got shape {tuple(t.shape)}; pass gradient= (a tensor of that shape)"
+            )
+        ones = t._be.xp.ones(t._data.shape, dtype=t._data.dtype)
+        return Tensor._wrap(ones, t._be) if graph else ones
+    g = gradient._data
+    if gradient._be is not t._be:
+        raise InputError(f"{op}: gradient is on {gradient.device}, output on {t.device}")
+    if tuple(g.shape) != tuple(t.shape):
+        raise InputError(f"{op}: gradient has shape {tuple(g.shape)}, expected the output's shape {tuple(t.shape)}")
+    if graph:  # the gradient itself may be in a graph (a double-backward trick): keep it there
+        if g.dtype == t._data.dtype:
+            return gradient
+        from ..ops import astype
+
+        return astype(gradient, t._data.dtype)
+    return t._be.xp.array(g, dtype=t._data.dtype)  # our own copy: leaves may keep it
+
+
+def _check_grads(grads: list, op: str, what: str) -> None:
+    from ..tensor import Tensor
+
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{op}: {what} can be Tensors or None, got {type(g).__name__}")
+
+
+def _entry(t: Tensor, op: str, what: str) -> Any:
+    if t._node is not None:
+        return t._node
+    if t._requires_grad:
+        return t
+    raise RuntimeError(
+        f"{op}: {what} does not require grad and has no grad_fn; "
+        "call requires_grad_() on the leaves you want gradients for"
+    )
+
+
+def _as_list(x: Any, what: str, op: str) -> list:
+    from ..tensor import Tensor
+
+    if isinstance(x, Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise TypeError(f"{op}: {what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
+
+
+def _grads_for(outputs: list, given: Any, op: str, what: str) -> list:
+    from ..tensor import Tensor
+
+    if given is None or isinstance(given, Tensor):
+        given = [given] * len(outputs) if given is None else [given]
+    elif isinstance(given, (list, tuple)):
+        given = list(given)  # a sequence, one gradient per tensor, as PyTorch
+    else:
+        raise TypeError(f"{op}: {what} can be Tensors or None, got {type(given).__name__}")
+    _check_grads(given, op, what)
+    if len(given) != len(outputs):
+        raise InputError(f"{op}: got {len(given)} {what} for {len(outputs)} tensors")
+    return given
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+) -> None:
+    """Accumulate d(tensors)/d(leaf) into ``.grad`` of every leaf that requires grad (or of ``inputs`` only).
+
+    ``create_graph=True`` records the backward pass, so the gradients can be differentiated again;
+    ``retain_graph`` defaults to ``create_graph``, as PyTorch."""
+    tensors = _as_list(tensors, "tensors", "backward")
+    grad_tensors = _grads_for(tensors, grad_tensors, "backward", "gradients")
+    graph = bool(create_graph)
+    retain = graph if retain_graph is None else bool(retain_graph)
+    roots = [
+        (_entry(t, "backward", f"element {i} of tensors"), _root_grad(t, g, "backward", graph))
+        for i, (t, g) in enumerate(zip(tensors, grad_tensors))
+    ]
+    if inputs is None:
+        _run(roots, retain, None, graph)
+        return
+    inputs = _as_list(inputs, "inputs", "backward")
+    if not inputs:
+        raise RuntimeError("backward: inputs= must be a non-empty sequence of tensors when given")
+    slots = {}
+    for i, t in enumerate(inputs):
+        slots.setdefault(_entry(t, "backward", f"inputs[{i}]"), len(slots))
+    found = _run(roots, retain, slots, graph)
+    stored: set[int] = set()
+    for i, t in enumerate(inputs):
+        g = found.get(slots[_entry(t, "backward", f"inputs[{i}]")])
+        if g is None:
+            continue
+        with t._be.enter():
+            (_store_tensor if graph else _store)(t, g, stored)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned; no ``.grad`` changes.
+
+    ``create_graph=True`` records the computation, so the result can be differentiated again (Hessian-vector
+    products, gradient penalties); ``materialize_grads`` gives zeros instead of None for unused inputs."""
+    from ..tensor import Tensor
+
+    if is_grads_batched:
+        raise InputError("grad: is_grads_batched=True is not supported in gpubp; loop over the batch of grad_outputs")
+    outputs = _as_list(outputs, "outputs", "grad")
+    inputs = _as_list(inputs, "inputs", "grad")
+    grad_outputs = _grads_for(outputs, grad_outputs, "grad", "grad_outputs")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    graph = bool(create_graph)
+    retain = graph if retain_graph is None else bool(retain_graph)
+    capture: dict = {}
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, expected a Tensor")
+        capture.setdefault(_entry(t, "grad", f"inputs[{i}]"), []).append(i)
+    roots = [
+        (_entry(t, "grad", f"outputs[{i}]"), _root_grad(t, g, "grad", graph))
+        for i, (t, g) in enumerate(zip(outputs, grad_outputs))
+    ]
+    slots = {entry: j for j, entry in enumerate(capture)}
+    found = _run(roots, retain, slots, graph)
+    result: list[Tensor | None] = [None] * len(inputs)
+    for entry, j in slots.items():
+        g = found.get(j)
+        for i in capture[entry]:
+            t = inputs[i]
+            if g is None:
+                if not allow_unused:
+                    raise RuntimeError(
+                        f"grad: inputs[{i}] was not used to compute the outputs; pass allow_unused=True "
+                        "to get None for it"
+                    )
+                if materialize_grads:
+                    with t._be.enter():
+                        result[i] = Tensor._wrap(t._be.xp.zeros(t._data.shape, t._data.dtype), t._be)
+                continue
+            with t._be.enter():
+                if graph:
+                    result[i] = g if g._data.dtype == t._data.dtype else g.astype(t._data.dtype)
+                else:
+                    result[i] = Tensor._wrap(t._be.xp.array(g, dtype=t._data.dtype), t._be)
+    return tuple(result)
