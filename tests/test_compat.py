@@ -33,6 +33,7 @@ CASES = [
     ("mnist_rnn.py", ["--no-shuffle", "--dropout", "0"]),
     ("checkpoint_resume.py", []),
     ("custom_data.py", []),
+    ("wgan_gp.py", []),
 ]
 
 _IMPORT = re.compile(r"^(\s*)(import|from) torch\b", re.MULTILINE)
