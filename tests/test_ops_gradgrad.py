@@ -16,6 +16,54 @@ import gpubp
 import gpubp.ops
 from gpubp.testing import GradcheckError, gradgradcheck
 
+if torch is not None:
+    import torch.nn.functional as TF
+else:
+    TF = None
+GF = gpubp.nn.functional
+_T = np.array([1, 0, 3, 3, 2, 1])
+_P = np.random.default_rng(3).random((6, 4))
+_IDX = np.array([[0, 2, 2], [1, 0, 4]])
+
+
+def _g(a: np.ndarray) -> Any:  # a constant gpubp tensor on the default device of the inputs (set per call)
+    return gpubp.tensor(a, device=_DEVICE[0])
+
+
+def _t(a: np.ndarray) -> Any:
+    return torch.tensor(a)
+
+
+_DEVICE = ["cpu"]
+
+# nn.functional ops written from the ops above, or fused in gpubp.ops.loss: second order too
+NN_CASES = [
+    ("binary_cross_entropy", lambda a: GF.binary_cross_entropy(gpubp.sigmoid(a), _g(_P)),
+     lambda a: TF.binary_cross_entropy(torch.sigmoid(a), _t(_P)), [(6, 4)], "any"),
+    ("binary_cross_entropy_with_logits",
+     lambda a: GF.binary_cross_entropy_with_logits(a, _g(_P), weight=_g(_P[0]), pos_weight=_g(_P[1] + 0.5)),
+     lambda a: TF.binary_cross_entropy_with_logits(a, _t(_P), weight=_t(_P[0]), pos_weight=_t(_P[1] + 0.5)),
+     [(6, 4)], "any"),
+    ("batch_norm", lambda x, w, b: GF.batch_norm(x, None, None, w, b, training=True),
+     lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True), [(5, 3, 2), (3,), (3,)], "any"),
+    ("layer_norm", lambda x, w, b: GF.layer_norm(x, (4,), w, b), lambda x, w, b: TF.layer_norm(x, (4,), w, b),
+     [(3, 4), (4,), (4,)], "any"),
+    ("embedding", lambda w: GF.embedding(_g(_IDX), w) ** 2, lambda w: TF.embedding(_t(_IDX), w) ** 2, [(5, 3)], "any"),
+    ("nll_loss", lambda a: GF.nll_loss(gpubp.log_softmax(a, 1), _g(_T)),
+     lambda a: TF.nll_loss(torch.log_softmax(a, 1), _t(_T)), [(6, 4)], "any"),
+    ("cross_entropy", lambda a, b: GF.cross_entropy(a, gpubp.softmax(b, 1)),
+     lambda a, b: TF.cross_entropy(a, torch.softmax(b, 1)), [(6, 4), (6, 4)], "any"),
+    ("huber_loss", lambda a, b: GF.huber_loss(a, b, delta=0.5), lambda a, b: TF.huber_loss(a, b, delta=0.5),
+     [(4, 3), (4, 3)], "any"),
+    ("smooth_l1_loss", lambda a, b: GF.smooth_l1_loss(a, b, beta=0.7), lambda a, b: TF.smooth_l1_loss(a, b, beta=0.7),
+     [(4, 3), (4, 3)], "any"),
+    ("conv1d", lambda x, w, b: GF.conv1d(x, w, b, padding=1), lambda x, w, b: TF.conv1d(x, w, b, padding=1),
+     [(2, 3, 6), (4, 3, 3), (4,)], "any"),
+    ("adaptive_avg_pool2d", lambda x: GF.adaptive_avg_pool2d(x, (2, 3)) ** 2,
+     lambda x: TF.adaptive_avg_pool2d(x, (2, 3)) ** 2, [(1, 2, 4, 6)], "any"),
+]  # fmt: skip
+_NN_IDS = [f"{c[0]}-nn{i}" for i, c in enumerate(NN_CASES)]
+
 _NONCONTIG = [(i, c) for i, c in enumerate(CASES) if any(len(s) >= 2 for s in c[3])]
 
 
@@ -111,6 +159,12 @@ def test_op_gradgrad(device: str, i: int, case: tuple) -> None:
 @pytest.mark.parametrize("i, case", _NONCONTIG, ids=[_IDS[i] for i, _ in _NONCONTIG])
 def test_op_gradgrad_noncontiguous(device: str, i: int, case: tuple) -> None:
     _check_case(device, i, case, noncontig=True)
+
+
+@pytest.mark.parametrize("i, case", list(enumerate(NN_CASES)), ids=_NN_IDS)
+def test_nn_functional_gradgrad(device: str, i: int, case: tuple) -> None:
+    _DEVICE[0] = device
+    _check_case(device, 1000 + i, case, noncontig=False)
 
 
 def test_every_differentiable_op_has_a_gradgrad_case() -> None:
