@@ -125,6 +125,19 @@ def test_backward_inputs_and_materialize_grads(device: str) -> None:
         gpubp.autograd.grad((a * 2).sum(), [a, c])
 
 
+def test_grad_runs_only_the_part_of_the_graph_that_leads_to_its_inputs(device: str) -> None:
+    """Several plain inner steps (test-time fine-tuning, first-order MAML): each grad stops at p, so the graph
+    before p is neither run nor freed, as PyTorch's."""
+    w = gpubp.tensor([1.0, 2.0], device=device, requires_grad=True)
+    p = w
+    for _ in range(3):
+        (g,) = gpubp.autograd.grad((p * p).sum(), p)
+        p = p - 0.1 * g
+    np.testing.assert_allclose(_np(p), [0.512, 1.024], rtol=1e-6)
+    p.sum().backward()  # the whole chain back to w is still there
+    np.testing.assert_allclose(_np(w.grad), [1.0, 1.0])
+
+
 # ---- tensor hooks --------------------------------------------------------------------------------------------
 
 

@@ -144,11 +144,12 @@ class _Part:
         self.g = g
 
 
-def _collect(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from ``roots``, newest first, checked before anything runs.
+def _collect(roots: Iterable[Node], capture: dict | None = None) -> tuple[list[Node], set[Node]]:
+    """The nodes backward visits, newest first, and those of them it only takes a gradient from without running
+    them; checked before anything runs, so that a failing backward changes no gradient.
 
-    All checks happen here so that a failing backward changes no gradient.
-    """
+    With ``capture`` (autograd.grad, backward(inputs=...)) only the nodes on a path to a captured entry run, as
+    PyTorch's: the rest of the graph is neither computed nor freed."""
     seen: set[Node] = set()
     stack = list(roots)
     order = []
@@ -157,6 +158,17 @@ def _collect(roots: Iterable[Node]) -> list[Node]:
         if node in seen:
             continue
         seen.add(node)
+        order.append(node)
+        for inp in node.inputs:
+            if type(inp) is Node and inp not in seen:
+                stack.append(inp)
+    order.sort(key=lambda n: n.seq, reverse=True)
+    only: set[Node] = set()
+    if capture is not None:
+        order, only = _leading_to(order, capture)
+    for node in order:
+        if node in only:
+            continue
         if node.vals is None:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time (op '{node.op}'); "
@@ -170,12 +182,25 @@ def _collect(roots: Iterable[Node]) -> list[Node]:
                     f"saved (version {version}, now {box[0]}); its gradient would be wrong. "
                     "Use an out-of-place op (x = x + y instead of x += y), or clone() before modifying."
                 )
-        order.append(node)
-        for inp in node.inputs:
-            if type(inp) is Node and inp not in seen:
-                stack.append(inp)
-    order.sort(key=lambda n: n.seq, reverse=True)
-    return order
+    return order, only
+
+
+def _leading_to(order: list[Node], capture: dict) -> tuple[list[Node], set[Node]]:
+    """The nodes of ``order`` (newest first) that are captured or have an input that is captured or leads to a
+    captured entry, and the captured ones among them that lead to nothing captured (their gradient is taken, their
+    rule not run)."""
+    leads: set[Node] = set()  # nodes that are captured or feed one
+    kept = []
+    only: set[Node] = set()
+    for node in reversed(order):  # oldest first: a node's inputs are decided before it
+        feeds = any(inp is not None and (inp in capture or inp in leads) for inp in node.inputs)
+        if feeds or node in capture:
+            leads.add(node)
+            kept.append(node)
+            if not feeds:
+                only.add(node)
+    kept.reverse()
+    return kept, only
 
 
 def _run(roots: Sequence[tuple[Any, Any]], retain_graph: bool, capture: dict | None, graph: bool = False) -> dict:
@@ -192,7 +217,7 @@ def _run(roots: Sequence[tuple[Any, Any]], retain_graph: bool, capture: dict | N
     add = _add_tensor if graph else _add
     for entry, g in roots:
         add(pending if type(entry) is Node else leaf_grads, entry, g, owned)
-    order = _collect([e for e, _ in roots if type(e) is Node])
+    order, only = _collect([e for e, _ in roots if type(e) is Node], capture)
 
     found: dict = {}
     maths: dict = {}  # backend -> the namespace its rules run on, looked up once per backward
@@ -206,6 +231,8 @@ def _run(roots: Sequence[tuple[Any, Any]], retain_graph: bool, capture: dict | N
                 g = _run_hooks(node.hooks, g, node.be, graph)
             if capture is not None and node in capture:
                 found[capture[node]] = g
+                if node in only:
+                    continue  # nothing asked for lies beyond it
             rule = node.rule
             vals = node.vals if node.unpack is None or g is None else node.unpack(node.vals)
             if not retain_graph and node.vals:  # a node that saved nothing can run again, as PyTorch's
