@@ -263,16 +263,21 @@ def _run(roots: Sequence[tuple[Any, Any]], retain_graph: bool, capture: dict | N
         return found
     stored: set[int] = set()
     for leaf, g in leaf_grads.items():
-        with leaf._be.enter():
-            if graph:
-                _store_tensor(leaf, g, stored)
-            else:
-                _store(leaf, g, stored)
-        hooks = leaf._hooks
-        if hooks is not None and hooks.post:
-            for hook in list(hooks.post.values()):
-                hook(leaf)
+        _accumulate(leaf, g, stored, graph)
     return {}
+
+
+def _accumulate(leaf: Tensor, g: Any, stored: set[int], graph: bool) -> None:
+    """Add ``g`` into ``leaf.grad``, then run the leaf's post-accumulate hooks."""
+    with leaf._be.enter():
+        if graph:
+            _store_tensor(leaf, g, stored)
+        else:
+            _store(leaf, g, stored)
+    hooks = leaf._hooks
+    if hooks is not None and hooks.post:
+        for hook in list(hooks.post.values()):
+            hook(leaf)
 
 
 def _apply(
@@ -488,10 +493,8 @@ def backward(
     stored: set[int] = set()
     for i, t in enumerate(inputs):
         g = found.get(slots[_entry(t, "backward", f"inputs[{i}]")])
-        if g is None:
-            continue
-        with t._be.enter():
-            (_store_tensor if graph else _store)(t, g, stored)
+        if g is not None:
+            _accumulate(t, g, stored, graph)
 
 
 def grad(
