@@ -117,15 +117,16 @@ def spec(t: Tensor | None) -> tuple | None:
 
 
 def unbroadcast(g: Any, sp: tuple | None) -> Any:
-    """Sum ``g`` over the dimensions broadcasting added, and cast it to the input's dtype."""
-    if sp is None:
+    """Sum ``g`` over the dimensions broadcasting added, and cast it to the input's dtype. Written with what arrays
+    and tensors share (``sum(dims)``, ``reshape``, ``astype``), so both of a rule's namespaces use it."""
+    if sp is None or g is None:
         return None
     shape, dtype = sp
     if g.shape != shape:
         lead = g.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
         if axes:
-            g = g.sum(axis=axes)
+            g = g.sum(axes)
         g = g.reshape(shape)
     if g.dtype != dtype:
         g = g.astype(dtype)
