@@ -7,7 +7,8 @@ from typing import Any
 
 from . import graph
 from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
-from .engine import CONSTANT, OUT, Node, backward, grad
+from .api import backward, grad
+from .engine import CONSTANT, OUT, Node
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import _mode, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
