@@ -158,3 +158,15 @@ def test_info_into_a_closed_pipe_stops_quietly(monkeypatch: pytest.MonkeyPatch, 
         assert main(["info"]) == 141
     finally:
         os.close(target)
+
+
+def test_pyproject_lists_every_package() -> None:
+    """``pip install .`` (not editable) ships only the packages pyproject.toml names: a new subpackage must be listed."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    missing = set(find_packages(str(root), include=["gpubp*"])) - listed
+    assert not missing, f"pyproject.toml's [tool.setuptools] packages lack {sorted(missing)}"
