@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import accelerator, backends, cuda, data, dtypes, nn, optim, utils
+from . import accelerator, backends, cuda, data, dtypes, linalg, nn, optim, utils
 from .autograd import backward, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, default_device, device_count, get_default_device, set_default_device
 from .backends import (
@@ -19,6 +19,8 @@ from .creation import (
     arange,
     as_tensor,
     empty,
+    empty_like,
+    empty_strided,
     eye,
     from_dlpack,
     from_numpy,
@@ -31,6 +33,7 @@ from .creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
@@ -39,6 +42,7 @@ from .creation import (
     zeros_like,
 )
 from .generator import Generator, default_generator
+from .ops import TOP_LEVEL as _TOP_LEVEL
 from .ops import (
     abs,
     add,
@@ -94,6 +98,7 @@ from .ops import (
     reshape,
     rsqrt,
     sigmoid,
+    sign,
     silu,
     sin,
     softmax,
@@ -147,5 +152,17 @@ def numel(input: Tensor) -> int:
     """Number of elements of ``input``."""
     return input.numel()
 
+
+def _export_families() -> None:
+    """The op families' functions as ``gpubp.<name>`` (``gpubp.ops.TOP_LEVEL`` says which)."""
+    from . import ops
+
+    for name, fn_name in _TOP_LEVEL.items():
+        globals()[name] = getattr(ops, fn_name)
+
+
+_export_families()
+
+from . import special  # noqa: E402 - torch.special's names, over the ops exported above
 
 __version__ = "0.1.0"

@@ -12,13 +12,14 @@ from . import backend, dtypes
 from ._convert import to_array
 from .backend import Device, get_backend
 from .errors import InputError, InputTypeError
-from .generator import default_generator
+from .generator import Generator, default_generator, draws
 from .tensor import Tensor, backend_for
 
 __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "rand", "randn", "randint", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
     "manual_seed", "from_dlpack", "from_numpy", "randperm", "uniform_", "normal_",
+    "randint_like", "empty_like", "empty_strided",
 ]  # fmt: skip
 
 
@@ -203,24 +204,49 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, req
     return _finish(be.xp.eye(n, m, dtype=_dt(dtype)), be, requires_grad)
 
 
-def rand(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1)."""
+def rand(
+    *shape: Any,
+    size: Any = None,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform samples in [0, 1), from the device's stream or ``generator``'s."""
     be = backend_for(device, "rand")
     dt = _float_dt(dtype, "rand")
-    return _finish(be.rand(_storage(_size(_sizes(shape, size, "rand"), "rand"), dt, "rand"), dt), be, requires_grad)
+    shape = _storage(_size(_sizes(shape, size, "rand"), "rand"), dt, "rand")
+    return _finish(draws(generator, be, "rand").rand(shape, dt), be, requires_grad)
 
 
-def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
+def randn(
+    *shape: Any,
+    size: Any = None,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Standard normal samples, from the device's stream or ``generator``'s."""
     be = backend_for(device, "randn")
     dt = _float_dt(dtype, "randn")
-    return _finish(be.randn(_storage(_size(_sizes(shape, size, "randn"), "randn"), dt, "randn"), dt), be, requires_grad)
+    shape = _storage(_size(_sizes(shape, size, "randn"), "randn"), dt, "randn")
+    return _finish(draws(generator, be, "randn").randn(shape, dt), be, requires_grad)
 
 
 def randint(
-    low: int = 0, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None, device: Any = None
+    low: int = 0,
+    high: Any = None,
+    size: Any = None,
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """Uniform integers in [low, high) (``randint(high, size)`` starts at 0); int64 unless ``dtype`` says otherwise."""
+    from .ops.sampling_inplace import check_int_range
+
     if isinstance(high, (tuple, list)) and size is None:
         low, high, size = 0, low, high  # randint(high, size), as PyTorch
     if size is None:
@@ -229,23 +255,23 @@ def randint(
         low, high = 0, low
     if not _is_int(low) or not _is_int(high):
         raise TypeError(f"randint: low and high must be ints, got {type(low).__name__} and {type(high).__name__}")
-    if high <= low:
-        raise InputError(f"randint: high ({high}) must be greater than low ({low})")
     be = backend_for(device, "randint")
     dt = _dt(dtype, dtypes.int64)
+    if high <= low:
+        raise InputError(f"randint: high ({high}) must be greater than low ({low})")
+    check_int_range(int(low), int(high), dt, "randint")
     shape = _storage(_shape_arg(size, "randint"), dt, "randint")
-    if generator is not None:  # a host generator, as a CPU torch.Generator
-        return Tensor._wrap(be.from_host(generator._rng.integers(low, high, shape).astype(dt)), be)
-    if dt.kind in "iu":
-        return Tensor._wrap(be.randint(low, high, shape, dt), be)
-    # a float or bool dtype holds the same integers, as PyTorch's randint(..., dtype=torch.float32)
-    return Tensor._wrap(be.randint(low, high, shape, dtypes.int64).astype(dt), be)
+    src = draws(generator, be, "randint")
+    # the generator's host stream draws int64 whatever the dtype (its values do not depend on it); a float or bool
+    # dtype holds the same integers, as PyTorch's randint(..., dtype=torch.float32)
+    drawn = dt if dt.kind in "iu" and generator is None else dtypes.int64
+    return _finish(src.randint(int(low), int(high), shape, drawn).astype(dt, copy=False), be, requires_grad)
 
 
 def _float_dt(dtype: Any, op: str) -> np.dtype:
     dt = _dt(dtype)
     if dt.kind != "f":
-        raise TypeError(f"{op}: dtype must be floating point, got {dt}")
+        raise InputTypeError(f"{op}: dtype must be floating point, got {dt}")
     return dt
 
 
@@ -286,6 +312,47 @@ def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     return randn(x.shape, requires_grad=requires_grad, **like)
 
 
+def randint_like(
+    x: Tensor,
+    low: int = 0,
+    high: int | None = None,
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform integers in [low, high) with x's shape, dtype and device (``randint_like(x, high)`` starts at 0)."""
+    like = _like(x, dtype, device, "randint_like")
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, x.shape, generator=generator, requires_grad=requires_grad, **like)
+
+
+def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialized tensor with x's shape, dtype and device."""
+    like = _like(x, dtype, device, "empty_like")
+    return empty(x.shape, requires_grad=requires_grad, **like)
+
+
+def empty_strided(
+    size: Any, stride: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """An uninitialized tensor of ``size`` laid out with ``stride`` (in elements) over a buffer just large enough."""
+    shape = _shape_arg(size, "empty_strided")
+    steps = _shape_arg(stride, "empty_strided")
+    if len(steps) != len(shape):
+        raise InputError(
+            f"empty_strided: mismatch in length of strides and shape: size {list(shape)}, stride {list(steps)}"
+        )
+    be = backend_for(device, "empty_strided")
+    dt = _dt(dtype)
+    extent = 0 if 0 in shape else 1 + sum((n - 1) * st for n, st in zip(shape, steps))
+    buffer = be.xp.empty(_storage((extent,), dt, "empty_strided"), dtype=dt)
+    data = be.xp.lib.stride_tricks.as_strided(buffer, shape, tuple(st * dt.itemsize for st in steps))
+    return _finish(data, be, requires_grad)
+
+
 def randperm(
     n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
@@ -297,41 +364,32 @@ def randperm(
     be = backend_for(device, "randperm")
     dt = _dt(dtype, dtypes.int64)
     if generator is not None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"randperm: generator must be a gpubp.Generator or None, got {type(generator).__name__}")
         order = be.from_host(generator._rng.permutation(n))  # the generator lives on the host, as a CPU one
     else:
         order = be.rand((n,), dtypes.float64).argsort()  # the device's own generator: no host round trip
     return _finish(order.astype(dt), be, requires_grad)
 
 
-def _random_fill(t: Tensor, values: Any, op: str) -> Tensor:
-    """Write freshly drawn ``values`` into ``t`` through the in-place machinery (its checks and version count)."""
-    from .ops import inplace
+def uniform_(t: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` in place with samples from U(from_, to) (``Tensor.uniform_``; see ``gpubp.ops.sampling_inplace``)."""
+    from .ops import sampling_inplace
 
-    inplace._setitem(t, Ellipsis, Tensor._wrap(values, t._be), op)
-    return t
-
-
-def uniform_(t: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
-    """Fill ``t`` in place with samples from U(from_, to)."""
-    _float_dt(t.dtype, "uniform_")
-    if generator is not None:
-        return _random_fill(t, t._be.from_host(generator._rng.uniform(from_, to, t.shape).astype(t.dtype)), "uniform_")
-    return _random_fill(t, t._be.rand(t.shape, t.dtype) * (to - from_) + from_, "uniform_")
+    return sampling_inplace.uniform_(t, from_, to, generator=generator)
 
 
-def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
-    """Fill ``t`` in place with samples from N(mean, std^2)."""
-    _float_dt(t.dtype, "normal_")
-    if std < 0:
-        raise InputError(f"normal_: expects std >= 0.0, but found std {std}")
-    if generator is not None:
-        return _random_fill(t, t._be.from_host(generator._rng.normal(mean, std, t.shape).astype(t.dtype)), "normal_")
-    return _random_fill(t, t._be.randn(t.shape, t.dtype) * std + mean, "normal_")
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` in place with samples from N(mean, std^2) (``Tensor.normal_``; see ``gpubp.ops.sampling_inplace``)."""
+    from .ops import sampling_inplace
+
+    return sampling_inplace.normal_(t, mean, std, generator=generator)
 
 
-def manual_seed(seed: int) -> None:
+def manual_seed(seed: int) -> Generator:
     """Seed the random generator of every device, now and of devices first used later; as PyTorch, the seed is
-    ``int(seed)``, and a negative one wraps to an unsigned 64-bit seed (-1 is 2**64 - 1)."""
+    ``int(seed)``, and a negative one wraps to an unsigned 64-bit seed (-1 is 2**64 - 1). Returns
+    ``default_generator``, as PyTorch's returns its default generator."""
     try:
         value = int(seed)
     except TypeError:
@@ -341,7 +399,7 @@ def manual_seed(seed: int) -> None:
     if not -(2**63) <= value < 2**64:
         raise InputError(f"manual_seed: seed {value} overflows a 64-bit seed")
     backend.manual_seed(value % 2**64)
-    default_generator.manual_seed(value % 2**64)  # samplers and random_split draw from it, as from torch's
+    return default_generator.manual_seed(value % 2**64)  # samplers and random_split draw from it, as from torch's
 
 
 def from_dlpack(obj: Any) -> Tensor:
@@ -362,11 +420,11 @@ def _enter_devices() -> None:
     """Factories allocate on the current device: each runs with its ``device=`` (or its tensor's) device current."""
     from .ops._core import on_device
 
-    for name in ("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm"):
+    for name in (
+        "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm",
+        "empty_strided",
+    ):  # fmt: skip
         globals()[name] = on_device(globals()[name])
 
 
 _enter_devices()
-
-Tensor.uniform_ = uniform_
-Tensor.normal_ = normal_

@@ -121,6 +121,52 @@ def _rng(generator: Generator | None, op: str) -> np.random.Generator:
     return generator._rng
 
 
+class _HostDraws:
+    """A ``Generator``'s draws, made on the host and copied to backend ``be``'s device: the same methods as a
+    backend's own random primitives (``rand``, ``randn``, ``randint``, ``exponential``, ``poisson``)."""
+
+    def __init__(self, rng: np.random.Generator, be: Any) -> None:
+        self._rng = rng
+        self._be = be
+
+    def _float(self, draw: Any, shape: tuple, dtype: Any) -> Any:
+        dt = np.dtype(dtype)
+        if dt in (np.float32, np.float64):
+            return self._be.from_host(np.ascontiguousarray(draw(shape, dtype=dt)))
+        return self._be.from_host(np.ascontiguousarray(draw(shape).astype(dt)))
+
+    def rand(self, shape: tuple, dtype: Any) -> Any:
+        dt = np.dtype(dtype)
+        if dt in (np.float32, np.float64):
+            return self._float(self._rng.random, shape, dt)
+        # a double just below 1 rounds to 1.0 in float16: clamp, so that samples stay in [0, 1)
+        u = np.minimum(self._rng.random(shape), float(np.nextafter(dt.type(1), dt.type(0))))
+        return self._be.from_host(np.ascontiguousarray(u.astype(dt)))
+
+    def randn(self, shape: tuple, dtype: Any) -> Any:
+        return self._float(self._rng.standard_normal, shape, dtype)
+
+    def exponential(self, shape: tuple, dtype: Any) -> Any:
+        return self._float(self._rng.standard_exponential, shape, dtype)
+
+    def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
+        return self._be.from_host(np.ascontiguousarray(self._rng.integers(low, high, size=shape, dtype=dtype)))
+
+    def poisson(self, lam: Any) -> Any:
+        rates = self._be.to_numpy(lam)  # the rates come to the host: a device-to-host copy (synchronizes on a GPU)
+        return self._be.from_host(np.ascontiguousarray(np.asarray(self._rng.poisson(rates)).astype(rates.dtype)))
+
+
+def draws(generator: Generator | None, be: Any, op: str) -> Any:
+    """Where a sampler draws from: the device's own stream (seeded by ``gpubp.manual_seed``) without a generator,
+    else ``generator``'s host stream, copied to ``be``'s device (reproducible whatever the device)."""
+    if generator is None:
+        return be
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be a gpubp.Generator or None, got {type(generator).__name__}")
+    return _HostDraws(generator._rng, be)
+
+
 # the process-wide stream; seeded from the OS at import as PyTorch's, reseeded by gpubp.manual_seed
 default_generator = Generator()
 default_generator.seed()

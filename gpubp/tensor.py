@@ -215,17 +215,23 @@ class Tensor:
         out = creation.full(tuple(shape), fill, **kw) if fill is not None else creation.empty(*shape, **kw)
         return out.requires_grad_(requires_grad) if requires_grad else out
 
-    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_zeros(
+        self, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         """Zeros of ``size`` with this tensor's dtype and device unless given."""
-        return self._new("new_zeros", size, dtype, device, requires_grad, 0)
+        return self._new("new_zeros", _sizes(sizes, size, "new_zeros"), dtype, device, requires_grad, 0)
 
-    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_ones(
+        self, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         """Ones of ``size`` with this tensor's dtype and device unless given."""
-        return self._new("new_ones", size, dtype, device, requires_grad, 1)
+        return self._new("new_ones", _sizes(sizes, size, "new_ones"), dtype, device, requires_grad, 1)
 
-    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_empty(
+        self, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         """An uninitialised tensor of ``size`` with this tensor's dtype and device unless given."""
-        return self._new("new_empty", size, dtype, device, requires_grad, None)
+        return self._new("new_empty", _sizes(sizes, size, "new_empty"), dtype, device, requires_grad, None)
 
     def new_full(
         self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
@@ -484,6 +490,15 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+def _sizes(sizes: tuple, size: Any, op: str) -> tuple:
+    """The size of a ``new_*`` call given positionally (``2, 3`` or ``(2, 3)``) or as ``size=``, as PyTorch."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError(f"{op}(): got the size both positionally {sizes} and as size={size!r}")
+    return (tuple(size),) if isinstance(size, (tuple, list)) else (size,)
 
 
 def _rebuild_tensor(host: np.ndarray, device: str, requires_grad: bool) -> Tensor:

@@ -3,6 +3,7 @@ random inputs of several shapes (broadcasting, size-1 dims, 0-d, non-contiguous 
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -64,6 +65,7 @@ CASES = [
     ("cos", lambda a: a.cos(), lambda a: a.cos(), [(3, 4)], "any"),
     ("erf", lambda a: a.erf(), lambda a: a.erf(), [(3, 4)], "any"),
     ("erf", lambda a: gpubp.erf(a * 3), lambda a: torch.erf(a * 3), [(5,)], "any"),
+    ("sign", lambda a: a.sign() * a + gpubp.sign(a), lambda a: a.sign() * a + torch.sign(a), [(3, 4)], "away"),
     ("clamp", lambda a: a.clamp(-0.5, 0.5), lambda a: a.clamp(-0.5, 0.5), [(4, 5)], "any"),
     ("clamp", lambda a: gpubp.clamp(a, min=0.1), lambda a: torch.clamp(a, min=0.1), [(6,)], "any"),
     ("clamp", lambda a, lo, hi: a.clamp(lo, hi + 2), lambda a, lo, hi: a.clamp(lo, hi + 2), [(3, 4), (4,), (3, 1)], "any"),
@@ -179,6 +181,10 @@ CASES = [
     ("mse_loss", gpubp.mse_loss, lambda a, b: F.mse_loss(a, b), [(4, 3), (4, 3)], "any"),
     ("mse_loss", lambda a, b: gpubp.mse_loss(a, b, reduction="none"), lambda a, b: F.mse_loss(a, b, reduction="none"), [(5,), (5,)], "any"),
 ]  # fmt: skip
+
+# the op families' cases, one file each (tests/cases_<family>.py)
+for _family in gpubp.ops.FAMILIES:
+    CASES += importlib.import_module(f"cases_{_family}").CASES
 
 _IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 

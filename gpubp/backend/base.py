@@ -89,6 +89,14 @@ class Backend(ABC):
     def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
         """Uniform integers in [low, high)."""
 
+    @abstractmethod
+    def exponential(self, shape: tuple, dtype: Any) -> Any:
+        """Standard exponential samples (rate 1), a float dtype."""
+
+    @abstractmethod
+    def poisson(self, lam: Any) -> Any:
+        """Poisson counts with rates ``lam`` (an array of this backend), in ``lam``'s float dtype."""
+
     # ---- activations: forward, and derivative from grad_out + one saved tensor ------------
     def act_forward(self, name: str, x: Any, param: float = 0.0) -> Any:
         """y = act(x); ``param`` is the slope (leaky_relu), alpha (elu) or beta (softplus)."""

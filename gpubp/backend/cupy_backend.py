@@ -105,12 +105,24 @@ class CupyBackend(FusedMultiTensor):
 
     def rand(self, shape: tuple, dtype: Any) -> Any:
         dt = np.dtype(dtype)
-        if dt in (np.float32, np.float64):
-            return self._rng.random(shape, dtype=dt)
-        return self._rng.random(shape, dtype=np.float32).astype(dt)
+        u = self._rng.random(shape, dtype=np.float64)  # CuPy draws doubles whatever the dtype
+        if dt == np.float64:
+            return u
+        # a double just below 1 rounds to 1.0 in a narrower float: clamp, so that samples stay in [0, 1)
+        return self.xp.minimum(u, float(np.nextafter(dt.type(1), dt.type(0)))).astype(dt)
 
     def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> Any:
         return self._rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
+
+    def exponential(self, shape: tuple, dtype: Any) -> Any:
+        dt = np.dtype(dtype)
+        if dt in (np.float32, np.float64):
+            return self._rng.standard_exponential(shape, dtype=dt)
+        return self._rng.standard_exponential(shape, dtype=np.float32).astype(dt)
+
+    def poisson(self, lam: Any) -> Any:
+        # cupy's Generator.poisson reads float64 rates (any strides) and gives int64 counts of their shape
+        return self._rng.poisson(lam.astype(np.float64, copy=False)).astype(lam.dtype, copy=False)
 
     # ---- kernels ----------------------------------------------------------------------------
     def _kernel(self, family: str, name: str) -> Any:

@@ -77,7 +77,16 @@ class NumpyBackend(Backend):
     def rand(self, shape: tuple, dtype: Any) -> np.ndarray:
         if dtype in (np.float32, np.float64):
             return self._rng.random(shape, dtype=dtype)
-        return self._rng.random(shape).astype(dtype)
+        # float16: a double just below 1 rounds to 1.0; clamp, so that samples stay in [0, 1)
+        return np.minimum(self._rng.random(shape), float(np.nextafter(np.float16(1), np.float16(0)))).astype(dtype)
 
     def randint(self, low: int, high: int, shape: tuple, dtype: Any) -> np.ndarray:
         return self._rng.integers(low, high, size=shape, dtype=dtype)
+
+    def exponential(self, shape: tuple, dtype: Any) -> np.ndarray:
+        if dtype in (np.float32, np.float64):
+            return self._rng.standard_exponential(shape, dtype=dtype)
+        return self._rng.standard_exponential(shape).astype(dtype)
+
+    def poisson(self, lam: Any) -> np.ndarray:
+        return np.asarray(self._rng.poisson(lam)).astype(lam.dtype, copy=False)  # a 0-d rate gives a Python int

@@ -23,11 +23,14 @@ from ..ops import (
     log_softmax,
     max_pool2d,
     mse_loss,
+    one_hot,
     pad,
     sigmoid,
     softmax,
     tanh,
 )
+from ..ops import nn_fold as fold
+from ..ops import nn_unfold as unfold
 from ..ops.conv import _conv2d
 from ..ops.loss import (
     TargetError,
@@ -75,6 +78,9 @@ __all__ = [
     "smooth_l1_loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "one_hot",
+    "unfold",
+    "fold",
 ]
 
 

@@ -2,6 +2,11 @@
 
 ``DIFFERENTIABLE`` names every public op that has a gradient; the test suite fails when
 one of them has no gradient case. ``attach_methods`` makes them Tensor methods/operators.
+
+The families in ``FAMILIES`` register themselves: each module lists its public functions in ``DIFFERENTIABLE`` and
+``NON_DIFFERENTIABLE``, the names that become Tensor methods in ``METHODS``, optionally the names ``gpubp.*`` exports
+in ``TOP_LEVEL`` (default: every public function; a dict maps a top-level name to a function's name), and
+optionally ``attach(cls)`` for operators.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ from .shape import (
 
 DIFFERENTIABLE = (
     "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt",
-    "sin", "cos", "erf", "clamp", "maximum", "minimum", "where",
+    "sin", "cos", "erf", "sign", "clamp", "maximum", "minimum", "where",
     "matmul", "linear", "mm", "bmm", "t", "narrow",
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "norm",
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
@@ -84,24 +89,51 @@ DIFFERENTIABLE = (
 
 # Public functions without a gradient (comparisons, indices, in-place writes, device moves).
 NON_DIFFERENTIABLE = (
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "sign", "argmax", "argmin",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "argmax", "argmin",
     "add_", "sub_", "mul_", "div_", "setitem", "fill_", "zero_", "copy_", "clamp_", "to_device",
     "view", "clip", "bitwise_not",
 )  # fmt: skip
 
 
+# the op families that register themselves (see the module docstring)
+FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling")
+TOP_LEVEL: dict[str, str] = {}  # gpubp.<name> -> the function's name in gpubp.ops, for the families' functions
+
+
+def _register_families() -> None:
+    import importlib
+
+    global DIFFERENTIABLE, NON_DIFFERENTIABLE
+    for family in FAMILIES:
+        mod = importlib.import_module(f"{__name__}.{family}")
+        names = tuple(mod.DIFFERENTIABLE) + tuple(mod.NON_DIFFERENTIABLE)
+        for name in names:
+            if name in globals():
+                raise RuntimeError(f"gpubp.ops: the family {family!r} redefines {name!r}")
+            globals()[name] = getattr(mod, name)
+        DIFFERENTIABLE += tuple(mod.DIFFERENTIABLE)
+        NON_DIFFERENTIABLE += tuple(mod.NON_DIFFERENTIABLE)
+        top = getattr(mod, "TOP_LEVEL", names)
+        TOP_LEVEL.update(top.items() if isinstance(top, dict) else ((n, n) for n in top))
+
+
+_register_families()
+
+
 def _enter_devices() -> None:
     """Every public op runs with its tensors' device current (``_core.on_device``): replace each, here and in the
-    module that defines it, so that calls between ops and from nn, optim and Tensor methods all go through it."""
+    modules that define or re-export it, so that calls between ops and from nn, optim and Tensor methods all go
+    through it."""
     import sys
 
+    homes = [m for n, m in sys.modules.items() if n.startswith(__name__ + ".")]  # gpubp.ops' modules
     for name in DIFFERENTIABLE + NON_DIFFERENTIABLE:
         fn = globals()[name]
         wrapped = _on_device(fn)
         globals()[name] = wrapped
-        home = sys.modules[fn.__module__]
-        if getattr(home, name, None) is fn:
-            setattr(home, name, wrapped)
+        for home in homes:  # the module that defines it, and any family module that re-exports it
+            if getattr(home, name, None) is fn:
+                setattr(home, name, wrapped)
 
 
 _enter_devices()
@@ -165,6 +197,16 @@ def attach_methods(cls: type) -> None:
     cls.__eq__, cls.__ne__ = _equality(eq), _equality(ne)
     cls.__lt__, cls.__le__, cls.__gt__, cls.__ge__ = lt, le, gt, ge
     cls.__invert__ = bitwise_not  # logical not of a bool tensor, bitwise not of an integer one, as PyTorch
+    import importlib
+
+    for family in FAMILIES:
+        mod = importlib.import_module(f"{__name__}.{family}")
+        registered = set(mod.DIFFERENTIABLE) | set(mod.NON_DIFFERENTIABLE)
+        for name in getattr(mod, "METHODS", ()):
+            # a registered function is wrapped by _enter_devices (here, and in the module that defines it)
+            setattr(cls, name, globals()[name] if name in registered else _on_device(getattr(mod, name)))
+        if hasattr(mod, "attach"):
+            mod.attach(cls)
 
 
 from ..autograd import hooks as _hooks  # noqa: E402

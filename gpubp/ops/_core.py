@@ -266,3 +266,28 @@ def norm_dim(dim: int, ndim: int, op: str) -> int:
             f"{op}: Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})"
         )
     return int(dim) % ndim
+
+
+def write_out(result: Tensor, out: Tensor | None, op: str) -> Tensor:
+    """``result``, or, with PyTorch's ``out=``, ``result`` written into ``out`` (resized when its shape differs, as
+    PyTorch does, only if ``out`` is empty or the same size) and ``out`` returned. ``out`` takes no gradient: PyTorch
+    refuses ``out=`` when an input requires grad while autograd records, and so does gpubp."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out must be a Tensor, got {type(out).__name__}")
+    if out._be is not result._be:
+        raise InputError(f"{op}: out is on {out.device}, but the result is on {result.device}")
+    if result._requires_grad and _mode.enabled:
+        raise RuntimeError(
+            f"{op}(): functions with out=... arguments don't support automatic differentiation, but one of the "
+            "arguments requires grad"
+        )
+    if dtypes._CATEGORY[result.dtype.kind] > dtypes._CATEGORY[out.dtype.kind]:
+        raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired output type {out.dtype}")
+    if out.shape != result.shape:
+        out._data = result._data.astype(out.dtype, copy=True)  # PyTorch resizes out to the result's shape
+    else:
+        out._data[...] = result._data
+    out._vc[0] += 1
+    return out

@@ -98,8 +98,13 @@ def mul(a: Any, b: Any) -> Tensor:
     return make("mul", out, be, (ta, tb), rule, saved=(_saved(ta, x, sb), _saved(tb, y, sa)))
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """a / b (true division: integers give float32)."""
+def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
+    """a / b (true division: integers give float32); ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (and
+    keeps integer dtypes), as PyTorch."""
+    if rounding_mode is not None:
+        from .elementwise_binary import divide
+
+        return divide(a, b, rounding_mode=rounding_mode)
     ta, tb, x, y, be = operands(a, b, "div")
     if getattr(x, "dtype", None) is not None and x.dtype.kind != "f":
         x = x.astype(dtypes.DEFAULT_FLOAT)
@@ -305,8 +310,15 @@ def minimum(a: Any, b: Any) -> Tensor:
     return _minmax("minimum", a, b, lambda x, y: x < y)
 
 
-def where(condition: Tensor, a: Any, b: Any) -> Tensor:
-    """Elements of a where condition holds, else of b."""
+def where(condition: Tensor, a: Any = None, b: Any = None) -> Any:
+    """Elements of a where condition holds, else of b; ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)`` (which synchronizes on a GPU)."""
+    if a is None and b is None:
+        from .select_mask import where_nonzero  # lazily: the select family imports this module
+
+        return where_nonzero(condition)
+    if a is None or b is None:
+        raise TypeError("where: give both a and b, or neither (where(condition) is nonzero(condition, as_tuple=True))")
     if not isinstance(condition, Tensor):
         raise TypeError(f"where: condition must be a bool tensor, got {type(condition).__name__}")
     if condition.dtype != dtypes.bool_:
@@ -368,5 +380,11 @@ def bitwise_not(x: Tensor) -> Tensor:
 
 
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of each element (no gradient: it is 0 almost everywhere)."""
-    return Tensor._wrap(x._be.xp.sign(x._data), x._be)
+    """-1, 0 or 1 by the sign of each element (0 for NaN; bool stays bool), as PyTorch; its gradient is 0."""
+    xp, d = x._be.xp, x._data
+    if d.dtype == dtypes.bool_:
+        return Tensor._wrap(d.copy(), x._be)
+    y = xp.sign(d)
+    if d.dtype.kind == "f":
+        y = xp.where(xp.isnan(d), 0, y).astype(d.dtype, copy=False)
+    return make("sign", y, x._be, (x,), lambda m, g: (m.zeros_like(g),))

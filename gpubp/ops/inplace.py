@@ -118,8 +118,10 @@ def mul_(t: Tensor, other: Any) -> Tensor:
     return _arith_inplace(t, other, "mul_")
 
 
-def div_(t: Tensor, other: Any) -> Tensor:
-    """t /= other, in place."""
+def div_(t: Tensor, other: Any, rounding_mode: str | None = None) -> Tensor:
+    """t /= other, in place (``rounding_mode`` 'trunc' or 'floor' rounds the quotient, as PyTorch)."""
+    if rounding_mode is not None:
+        return apply_(t, lambda s, o: arith.div(s, o, rounding_mode=rounding_mode), "div_", other)
     return _arith_inplace(t, other, "div_")
 
 
@@ -206,7 +208,7 @@ def apply_(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any) -> Tenso
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(t).__name__}")
     _check_inplace(t, name)
-    recording = _recording(t)
+    recording = _recording(t, *args)  # an operand that requires grad records the write too
     r = fn(_snapshot(t) if recording else t, *args)
     if r.dtype != t.dtype:
         raise RuntimeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored in this {t.dtype} tensor")

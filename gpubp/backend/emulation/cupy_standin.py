@@ -96,6 +96,13 @@ class _Generator:
     def integers(self, low: int, high: int | None = None, size: Any = None, dtype: Any = np.int64) -> ndarray:
         return _fresh(np.asarray(self._g.integers(low, high, size=size, dtype=dtype)))
 
+    def standard_exponential(self, size: Any = None, dtype: Any = np.float64) -> ndarray:
+        return _fresh(np.asarray(self._g.standard_exponential(size, dtype=dtype)))
+
+    def poisson(self, lam: Any = 1.0, size: Any = None) -> ndarray:
+        # CuPy takes a device array of rates (of the current device: _unwrap checks) or a number; int64 counts
+        return _fresh(np.asarray(self._g.poisson(_unwrap(lam), size=size)))
+
 
 random = types.SimpleNamespace(default_rng=_Generator)
 
@@ -147,13 +154,32 @@ cuda = types.SimpleNamespace(
 Stream.null = get_current_stream(0)
 
 
-def _erf(x: ndarray) -> ndarray:
-    from scipy.special import erf
+def _special_function(name: str) -> Any:
+    """cupyx.scipy.special.<name>: SciPy's function on the device array's data (SciPy is a test dependency)."""
 
-    _check_device(x)
-    # CuPy's erf has loops e->d, f->f, d->d: float16 input gives float64, which this reproduces
-    src = x._a.astype(np.float64) if x.dtype == np.float16 else x._a
-    return _fresh(np.asarray(erf(src)))
+    def call(*args: Any) -> ndarray:
+        import scipy.special
+
+        arrays = [a for a in args if isinstance(a, ndarray)]
+        for a in arrays:
+            _check_device(a)
+        # CuPy's special functions have loops e->d, f->f, d->d: float16 input gives float64, which this reproduces
+        vals = [
+            a._a.astype(np.float64) if isinstance(a, ndarray) and a.dtype == np.float16 else _unwrap(a) for a in args
+        ]
+        return _fresh(np.asarray(getattr(scipy.special, name)(*vals)))
+
+    call.__name__ = name
+    return call
+
+
+class _Special(types.SimpleNamespace):
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        fn = _special_function(name)
+        setattr(self, name, fn)
+        return fn
 
 
 def _scatter_add(target: ndarray, key: Any, values: Any) -> None:
@@ -161,11 +187,27 @@ def _scatter_add(target: ndarray, key: Any, values: Any) -> None:
     np.add.at(target._a, target._key(key, "scatter_add"), _unwrap(values))
 
 
+class _Linalg(types.SimpleNamespace):
+    """cupy.linalg: NumPy's linalg functions under the stand-in's device rules."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        obj = getattr(np.linalg, name)
+        if callable(obj) and not isinstance(obj, type):
+            obj = _function(f"linalg.{name}", obj)
+        setattr(self, name, obj)
+        return obj
+
+
+linalg = _Linalg()
+
+
 cupyx = types.SimpleNamespace(
     empty_pinned=lambda shape, dtype=float, order="C": np.empty(shape, dtype=dtype, order=order),
     zeros_pinned=lambda shape, dtype=float, order="C": np.zeros(shape, dtype=dtype, order=order),
     scatter_add=_scatter_add,
-    scipy=types.SimpleNamespace(special=types.SimpleNamespace(erf=_erf)),
+    scipy=types.SimpleNamespace(special=_Special()),
 )
 
 
