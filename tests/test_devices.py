@@ -530,3 +530,16 @@ def test_determinism_and_matmul_precision_as_torch(keep_flags: None) -> None:
         torch.set_float32_matmul_precision("fastest")
     assert [w.category for w in caught] == [UserWarning, UserWarning]
     assert b.get_float32_matmul_precision() == torch.get_float32_matmul_precision() == "high"
+
+
+def test_a_numbers_only_op_first_in_a_process_lands_on_gpubp_device_cuda_1() -> None:
+    """With GPUBP_DEVICE=cuda:1 the default device is chosen lazily, possibly inside an op with no tensor argument
+    (``add(2, 3)``): that op must still run with cuda:1 current (it once ran its kernel with cuda:0 current)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GPUBP_EMULATE_CUDA": "2", "GPUBP_DEVICE": "cuda:1"}
+    code = "import gpubp; y = gpubp.add(2, 3); print(y.device, y.item())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["cuda:1", "5"]

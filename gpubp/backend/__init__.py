@@ -213,6 +213,16 @@ _backends: dict[Device, Backend] = {}
 # True once a GPU other than cuda:0 is in use: from then on every op enters its tensors' device (ops._core.on_device);
 # with one GPU the current device is always cuda:0 and nothing needs switching.
 SWITCHING = [False]
+
+
+def _env_names_another_gpu() -> bool:
+    """GPUBP_DEVICE=cuda:N with N > 0 switches devices from the start: the default device is chosen lazily, and may
+    first be chosen inside an op that has no tensor argument to enter (``gpubp.add(2, 3)``), after its check."""
+    env = os.environ.get("GPUBP_DEVICE", "").strip().lower()
+    return env.startswith("cuda:") and env[5:].isdigit() and int(env[5:]) > 0
+
+
+SWITCHING[0] = _env_names_another_gpu()
 # What set_default_device, GPUBP_DEVICE or a `with Device(...)` block chose; None until first asked (default_device)
 _default: Device | None = None
 _current_cuda = [0]  # the GPU that "cuda" without an index means: gpubp.cuda.set_device (process-wide)
