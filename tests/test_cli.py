@@ -163,7 +163,6 @@ def test_info_into_a_closed_pipe_stops_quietly(monkeypatch: pytest.MonkeyPatch, 
 def test_pyproject_lists_every_package() -> None:
     """``pip install .`` (not editable) ships only the packages pyproject.toml names: a new subpackage must be listed."""
     import tomllib
-
     from setuptools import find_packages
 
     root = Path(__file__).resolve().parent.parent

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import dtypes
-from ..errors import InputError
 from ..tensor import Tensor
-from . import activation, arith, shape
+from . import activation, arith
 from .elementwise_binary import (  # noqa: F401 - registered by name
     addcdiv,
     addcmul,
@@ -97,7 +96,7 @@ from .elementwise_unary import (  # noqa: F401 - registered by name
     tan,
     trunc,
 )
-from .inplace import _check_inplace, _recording, _replace, _snapshot
+from .inplace import apply_
 
 DIFFERENTIABLE: tuple[str, ...] = (
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "exp2", "expm1", "log2", "log10",
@@ -125,28 +124,8 @@ TOP_LEVEL: dict[str, str] = {**{n: n for n in DIFFERENTIABLE + NON_DIFFERENTIABL
 
 
 def _write(t: Tensor, name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
-    """Write ``fn(t, *args, **kwargs)`` into ``t`` and return ``t``: while autograd records (``t`` or an argument
-    requires grad) ``fn`` runs on a snapshot of ``t`` and ``t`` takes the result's place in the graph, as
-    ``inplace.apply_``. The result must keep ``t``'s shape and a dtype ``t`` can hold (float into float, ...)."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name}: self must be a Tensor, got {type(t).__name__}")
-    _check_inplace(t, name)
-    recording = _recording(t, *args, *kwargs.values())
-    r = fn(_snapshot(t) if recording else t, *args, **kwargs)
-    if r.shape != t.shape:
-        raise InputError(f"{name}: the result's shape {r.shape} does not match this tensor's shape {t.shape}")
-    if dtypes._CATEGORY[r.dtype.kind] > dtypes._CATEGORY[t.dtype.kind]:
-        raise RuntimeError(f"{name}: result type {r.dtype} can't be cast to the desired output type {t.dtype}")
-    if r.dtype != t.dtype:
-        r = shape.astype(r, t.dtype)
-    if recording and r._requires_grad:
-        return _replace(t, r)
-    t._data[...] = r._data
-    t._vc[0] += 1
-    if recording:  # a result without a gradient (floor_divide_, bitwise ops): t no longer depends on the graph
-        t._node = None
-        t._requires_grad = False
-    return t
+    """Write ``fn(t, *args, **kwargs)`` into ``t`` (``inplace.apply_``)."""
+    return apply_(t, fn, name, *args, **kwargs)
 
 
 def _inplace(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:

@@ -202,18 +202,27 @@ def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     return t
 
 
-def apply_(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any) -> Tensor:
-    """Write ``fn(t, *args)`` into ``t`` and return ``t`` (an in-place activation: relu_, dropout(inplace=True));
-    while autograd records, ``fn`` runs on a snapshot so the gradient is exact, as for the other in-place ops."""
+def apply_(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any, **kwargs: Any) -> Tensor:
+    """Write ``fn(t, *args, **kwargs)`` into ``t`` and return ``t``: the one in-place helper (relu_,
+    dropout(inplace=True), masked_fill_, addmm_, floor_, ...). While autograd records (``t`` or an argument requires
+    grad) ``fn`` runs on a snapshot, so the gradient is exact, as for the other in-place ops. The result must keep
+    ``t``'s shape and a dtype ``t`` can hold (float into float, int into float or int), cast to ``t``'s, as PyTorch."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(t).__name__}")
     _check_inplace(t, name)
-    recording = _recording(t, *args)  # an operand that requires grad records the write too
-    r = fn(_snapshot(t) if recording else t, *args)
+    recording = _recording(t, *args, *kwargs.values())
+    r = fn(_snapshot(t) if recording else t, *args, **kwargs)
+    if r.shape != t.shape:
+        raise InputError(f"{name}: the result's shape {r.shape} does not match this tensor's shape {t.shape}")
+    if dtypes._CATEGORY[r.dtype.kind] > dtypes._CATEGORY[t.dtype.kind]:
+        raise RuntimeError(f"{name}: result type {r.dtype} can't be cast to the desired output type {t.dtype}")
     if r.dtype != t.dtype:
-        raise RuntimeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored in this {t.dtype} tensor")
-    if recording:
+        r = r.to(t.dtype)
+    if recording and r._requires_grad:
         return _replace(t, r)
     t._data[...] = r._data
     t._vc[0] += 1
+    if recording:  # a result without a gradient (floor_divide_, bitwise ops): t no longer depends on the graph
+        t._node = None
+        t._requires_grad = False
     return t

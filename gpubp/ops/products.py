@@ -145,20 +145,8 @@ def addbmm(
 
 
 def _inplace(t: Tensor, name: str, fn: Callable[[Tensor], Tensor], *others: Tensor) -> Tensor:
-    """Write ``fn(t)`` into ``t`` (same shape and dtype); while autograd records (t or an operand requires grad), on a
-    snapshot, so the gradient stays exact, as ``inplace.apply_`` (which looks at ``t`` alone)."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name}: input must be a Tensor, got {type(t).__name__}")
-    inplace._check_inplace(t, name)
-    recording = inplace._recording(t, *others)
-    r = fn(inplace._snapshot(t) if recording else t)
-    if r.shape != t.shape:
-        raise InputError(f"{name}: the result has shape {tuple(r.shape)}, but the tensor written to has {t.shape}")
-    if recording:
-        return inplace._replace(t, r)
-    t._data[...] = r._data
-    t._vc[0] += 1
-    return t
+    """Write ``fn(t)`` into ``t`` (``inplace.apply_``; it records when ``t`` or one of ``others`` requires grad)."""
+    return inplace.apply_(t, lambda s, *_: fn(s), name, *others)
 
 
 def addmm_(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
-from ..autograd import _mode
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
 from . import index as _index
@@ -21,25 +20,9 @@ from .select_gather import check_bounds, check_index
 
 
 def inplace(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any, **kwargs: Any) -> Tensor:
-    """Write ``fn(t, *args)`` into ``t`` (``inplace.apply_``), also recording when only an argument (a src, a value
-    tensor) requires grad; the result must keep t's shape and dtype."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name}: self must be a Tensor, got {type(t).__name__}")
-
-    def run(s: Tensor, *a: Any) -> Tensor:
-        r = fn(s, *a, **kwargs)
-        if r.shape != t.shape:
-            raise InputError(f"{name}: the result's shape {r.shape} differs from this tensor's shape {t.shape}")
-        return r
-
-    grad_args = _mode.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
-    if not grad_args or t._requires_grad:
-        return _inplace.apply_(t, run, name, *args)
-    _inplace._check_inplace(t, name)
-    r = run(_inplace._snapshot(t), *args)
-    if r.dtype != t.dtype:
-        raise RuntimeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored in this {t.dtype} tensor")
-    return _inplace._replace(t, r)
+    """Write ``fn(t, *args, **kwargs)`` into ``t`` (``inplace.apply_``, which records when ``t`` or an argument, a src
+    or a value tensor, requires grad)."""
+    return _inplace.apply_(t, fn, name, *args, **kwargs)
 
 
 def _dim_vector(op: str, x: Tensor, dim: int, index: Any, kinds: str) -> tuple[int, Any]:
