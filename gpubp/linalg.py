@@ -30,15 +30,11 @@ solve_triangular = _ops.linalg_solve_triangular
 cond = _ops.linalg_cond
 matrix_rank = _ops.linalg_matrix_rank
 matmul = _ops.matmul
-
-# registered by the products family (gpubp/ops/products.py) when present
-cross = getattr(_ops, "linalg_cross", None)
-multi_dot = getattr(_ops, "linalg_multi_dot", None)
-vecdot = getattr(_ops, "linalg_vecdot", None)
+cross = _ops.linalg_cross  # the products family's (gpubp/ops/products.py)
+multi_dot = _ops.linalg_multi_dot
 
 __all__ = [
     "LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "solve", "det", "slogdet", "cholesky", "qr", "svd",
     "svdvals", "eigh", "eigvalsh", "pinv", "matrix_power", "matrix_exp", "solve_triangular", "cond", "matrix_rank",
-    "matmul",
-    *(name for name, fn in (("cross", cross), ("multi_dot", multi_dot), ("vecdot", vecdot)) if fn is not None),
+    "matmul", "cross", "multi_dot",
 ]  # fmt: skip
