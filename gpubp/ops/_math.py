@@ -23,7 +23,7 @@ from .. import dtypes
 from ..autograd import engine
 from ..backend.base import Backend
 from ..tensor import Tensor
-from . import activation, arith, conv, index, linalg, reduce, shape
+from . import activation, arith, conv, index, layout, linalg, reduce, shape
 from ._core import unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -44,7 +44,7 @@ class ArrayMath:
         self.be = be
         self.xp = xp
         for name in ("exp", "log", "log1p", "cos", "sin", "abs", "maximum", "where", "matmul", "swapaxes",
-                     "transpose", "concatenate", "broadcast_to", "zeros_like"):  # fmt: skip
+                     "transpose", "concatenate", "broadcast_to", "zeros_like", "flip"):  # fmt: skip
             setattr(self, name, getattr(xp, name))
         self.pow = xp.power
 
@@ -234,6 +234,12 @@ class TensorMath:
     transpose = staticmethod(shape.permute)  # (g, axes)
     swapaxes = staticmethod(shape.transpose)
     concatenate = staticmethod(shape.cat)
+
+    @staticmethod
+    def flip(g: Tensor, axis: Any) -> Tensor:
+        """xp.flip(g, axis) as the differentiable flip op (``axis`` an int or a tuple of non-negative ints)."""
+        return layout._flip(g, (axis,) if isinstance(axis, int) else tuple(axis))
+
     broadcast_to = staticmethod(shape.broadcast_to)
 
     def put_along_axis(self, shp: tuple, idx: Any, g: Tensor, ax: int) -> Tensor:

@@ -176,14 +176,18 @@ def linalg_pinv(
     return write_out(_pinv(A, atol, rtol, hermitian), out, "linalg.pinv")
 
 
+def _rank_tolerances(A: Tensor, atol: Any, rtol: Any) -> tuple[Any, Any]:
+    """(atol, rtol) of pinv and matrix_rank: rtol defaults to eps * max(m, n) when atol is unset, as PyTorch."""
+    if rtol is None:
+        rtol = np.finfo(A._data.dtype).eps * max(A.shape[-2:]) if not atol else 0.0
+    return 0.0 if atol is None else atol, rtol
+
+
 def _pinv(A: Tensor, atol: Any, rtol: Any, hermitian: bool) -> Tensor:
     op = "linalg.pinv"
     check_matrix(op, A, square=hermitian)
     xp = A._be.xp
-    rows, cols = A.shape[-2:]
-    if rtol is None:
-        rtol = np.finfo(A._data.dtype).eps * max(rows, cols) if not atol else 0.0
-    atol = 0.0 if atol is None else atol
+    atol, rtol = _rank_tolerances(A, atol, rtol)
     if hermitian:
         w, v = linalg_eigh(A)
         mag = xp.abs(w._data)
@@ -287,10 +291,7 @@ def linalg_matrix_rank(
     op = "linalg.matrix_rank"
     check_matrix(op, A, square=hermitian)
     xp = A._be.xp
-    rows, cols = A.shape[-2:]
-    if rtol is None:
-        rtol = np.finfo(A._data.dtype).eps * max(rows, cols) if not atol else 0.0
-    atol = 0.0 if atol is None else atol
+    atol, rtol = _rank_tolerances(A, atol, rtol)
     a = A._data
     s = xp.abs(xp.linalg.eigh(a)[0]) if hermitian else xp.linalg.svd(a, compute_uv=False)
     if s.shape[-1] == 0:

@@ -123,14 +123,9 @@ ALIASES: dict[str, str] = {
 TOP_LEVEL: dict[str, str] = {**{n: n for n in DIFFERENTIABLE + NON_DIFFERENTIABLE if n != "special_i1"}, **ALIASES}
 
 
-def _write(t: Tensor, name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
-    """Write ``fn(t, *args, **kwargs)`` into ``t`` (``inplace.apply_``)."""
-    return apply_(t, fn, name, *args, **kwargs)
-
-
 def _inplace(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return _write(self, name, fn, *args, **kwargs)
+        return apply_(self, fn, name, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place {name[:-1]}: the result written into this tensor."
@@ -192,7 +187,7 @@ def _polygamma_method(self: Tensor, n: int) -> Tensor:
 
 def _polygamma_inplace(self: Tensor, n: int) -> Tensor:
     """In-place polygamma(n, self)."""
-    return _write(self, "polygamma_", lambda t: _ops().polygamma(n, t))
+    return apply_(self, lambda t: _ops().polygamma(n, t), "polygamma_")
 
 
 def attach(cls: type) -> None:

@@ -70,9 +70,7 @@ def _flip(x: Tensor, axes: tuple[int, ...]) -> Tensor:
     out = x._be.xp.flip(x._data, axis=axes).copy() if axes else x._data.copy()
 
     def rule(m: Any, g: Any) -> tuple:
-        if m.graph:
-            return (_flip(g, axes),)
-        return (m.xp.flip(g, axis=axes) if axes else g,)
+        return (m.flip(g, axes) if axes else g,)
 
     return make("flip", out, x._be, (x,), rule)
 

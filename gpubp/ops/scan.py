@@ -16,7 +16,7 @@ from .. import dtypes
 from ..autograd import OUT
 from ..errors import InputTypeError
 from ..tensor import Tensor
-from . import index, inplace
+from . import inplace
 from ._core import make, norm_dim, spec, unbroadcast, write_out
 from .reduce import _acc_dtype
 from .scan_dist import cdist, dist, renorm  # noqa: F401  (registered from here)
@@ -80,13 +80,6 @@ def _record(name: str, y: Any, x: Tensor, rule: Any, saved: tuple) -> Tensor:
 # the rules' building blocks: raw xp on arrays, the differentiable scans (and indexing) on tensors
 
 
-def _flip_m(m: Any, v: Any, ax: int) -> Any:
-    if not m.graph:
-        return m.xp.flip(v, ax)
-    n = v.shape[ax]
-    return index.getitem(v, (slice(None),) * ax + (v._be.xp.arange(n - 1, -1, -1),))
-
-
 def _cumsum_m(m: Any, v: Any, ax: int) -> Any:
     return cumsum(v, ax) if m.graph else m.xp.cumsum(v, axis=ax)
 
@@ -97,7 +90,7 @@ def _cumprod_m(m: Any, v: Any, ax: int) -> Any:
 
 def _rcumsum_m(m: Any, v: Any, ax: int) -> Any:
     """sum_{j >= k} v_j along ``ax``: cumsum's adjoint."""
-    return _flip_m(m, _cumsum_m(m, _flip_m(m, v, ax), ax), ax)
+    return m.flip(_cumsum_m(m, m.flip(v, ax), ax), ax)
 
 
 def cumsum(x: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = None) -> Tensor:
@@ -200,7 +193,7 @@ def _logcumsumexp_grad(m: Any, g: Any, d: Any, y: Any, ax: int) -> Any:
 
 def _rlogcumsumexp_m(m: Any, v: Any, ax: int) -> Any:
     if m.graph:
-        return _flip_m(m, logcumsumexp(_flip_m(m, v, ax), ax), ax)
+        return m.flip(logcumsumexp(m.flip(v, ax), ax), ax)
     xp = m.xp
     return xp.flip(_logcumsumexp_array(xp, xp.flip(v, ax), ax), ax)
 

@@ -34,14 +34,14 @@ def _reduced(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
 def _exclusive_prod_m(m: Any, v: Any, ax: int) -> Any:
     """prod_{i != k} v_i along ``ax`` as (prod_{i<k} v_i) (prod_{i>k} v_i): exact with any number of zeros, no
     division, and built of differentiable scans on tensors, so its own derivative is exact too."""
-    from .scan import _cumprod_m, _flip_m
+    from .scan import _cumprod_m
 
     n = v.shape[ax]
     head = (slice(None),) * ax
     ones = m.const(m.xp.ones(v.shape[:ax] + (1,) + v.shape[ax + 1 :], dtype=v.dtype))
     left = m.concatenate([ones, _cumprod_m(m, v, ax)[head + (slice(0, n - 1),)]], ax)
-    rev = _flip_m(m, v, ax)
-    right = _flip_m(m, m.concatenate([ones, _cumprod_m(m, rev, ax)[head + (slice(0, n - 1),)]], ax), ax)
+    rev = m.flip(v, ax)
+    right = m.flip(m.concatenate([ones, _cumprod_m(m, rev, ax)[head + (slice(0, n - 1),)]], ax), ax)
     return left * right
 
 

@@ -4,7 +4,6 @@ nonzero, select and unbind, and the in-place forms' common path (``inplace``).""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,11 +17,8 @@ from . import shape
 from ._core import check_same_device, make, norm_dim, spec, write_out
 from .select_gather import check_bounds, check_index
 
-
-def inplace(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any, **kwargs: Any) -> Tensor:
-    """Write ``fn(t, *args, **kwargs)`` into ``t`` (``inplace.apply_``, which records when ``t`` or an argument, a src
-    or a value tensor, requires grad)."""
-    return _inplace.apply_(t, fn, name, *args, **kwargs)
+# the in-place forms write through the one in-place helper (it records when a src or value tensor requires grad)
+inplace = _inplace.apply_
 
 
 def _dim_vector(op: str, x: Tensor, dim: int, index: Any, kinds: str) -> tuple[int, Any]:
