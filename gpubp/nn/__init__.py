@@ -1,34 +1,19 @@
 """Neural-network building blocks: Module, containers, layers, losses, initialization, functional forms.
-``gpubp.nn.modules.*`` and ``gpubp.nn.parameter`` mirror PyTorch's import paths."""
+``gpubp.nn.modules.*`` and ``gpubp.nn.parameter`` mirror PyTorch's import paths. Each family of layers lives in
+its own file with an ``__all__`` (``activation``, ``conv``, ``pooling``, ...), gathered here."""
 
 from . import functional, init, modules, parameter, utils
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import *  # noqa: F403
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .layers import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv1d,
-    Conv2d,
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    LayerNorm,
-    Linear,
-    MaxPool2d,
-)
-from .loss import (
-    BCELoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    HuberLoss,
-    L1Loss,
-    MSELoss,
-    NLLLoss,
-    SmoothL1Loss,
-)
+from .conv import *  # noqa: F403
+from .distance import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .layers import *  # noqa: F403
+from .loss import *  # noqa: F403
 from .module import Module
+from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .parameter import Buffer, Parameter
-from .rnn import GRU, LSTM, RNN
+from .pooling import *  # noqa: F403
+from .resampling import *  # noqa: F403
+from .rnn import *  # noqa: F403

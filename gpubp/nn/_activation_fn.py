@@ -11,10 +11,14 @@ import warnings
 
 from .. import ops
 from ..backend import get_backend
+from ..ops import gelu, log_softmax, sigmoid, softmax, tanh
 from ..ops.inplace import apply_
 from ..tensor import Tensor
 
-__all__ = ["dropout", "elu", "elu_", "leaky_relu", "leaky_relu_", "relu", "relu_", "silu", "softplus"]
+__all__ = [
+    "dropout", "elu", "elu_", "gelu", "leaky_relu", "leaky_relu_", "log_softmax", "relu", "relu_", "sigmoid", "silu",
+    "softmax", "softplus", "tanh",
+]  # fmt: skip
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

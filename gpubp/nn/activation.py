@@ -9,6 +9,8 @@ from .module import Module
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "SiLU", "Softmax", "Softplus", "Tanh"]
 
+__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "SiLU", "Softmax", "Softplus", "Tanh"]
+
 
 class ReLU(Module):
     """max(x, 0); ``inplace=True`` writes into the input."""

@@ -16,6 +16,8 @@ from . import init
 from .layers import _int_arg, _param
 from .module import Module
 
+__all__ = ["GRU", "LSTM", "RNN"]
+
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 

@@ -46,11 +46,12 @@ from .arith import (
     sub,
     where,
 )
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import conv2d
 from .index import getitem, index_put
 from .inplace import add_, clamp_, copy_, div_, fill_, mul_, setitem, sub_, zero_
 from .linalg import bmm, linear, matmul, mm
 from .loss import cross_entropy, mse_loss
+from .pool import avg_pool2d, max_pool2d
 from .recurrent import lstm_cell
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .shape import (

@@ -23,7 +23,7 @@ from .. import dtypes
 from ..autograd import engine
 from ..backend.base import Backend
 from ..tensor import Tensor
-from . import activation, arith, conv, index, layout, linalg, reduce, shape
+from . import activation, arith, conv, index, layout, linalg, pool, reduce, shape
 from ._core import unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -136,7 +136,7 @@ class ArrayMath:
         return conv.col2im_array(self.xp, cols, geo)
 
     def max_pool2d_backward(self, g: Any, x: Any, out: Any, geo: Any) -> Any:
-        return conv.max_pool2d_backward_array(self.xp, g, x, out, geo)
+        return pool.max_pool2d_backward_array(self.xp, g, x, out, geo)
 
 
 class _TensorXP:
@@ -289,7 +289,7 @@ class TensorMath:
 
     def max_pool2d_backward(self, g: Tensor, x: Tensor, out: Any, geo: Any) -> Tensor:
         """col2im(g * where each window's maximum sat): linear in g; the mask is piecewise constant in x."""
-        hits = conv.max_pool2d_hits(self.xp, x._data, out, geo)
+        hits = pool.max_pool2d_hits(self.xp, x._data, out, geo)
         spread = shape.reshape(g, (geo.n, geo.c, 1, geo.oh * geo.ow)) * Tensor._wrap(hits, self.be)
         return conv.col2im(spread, geo)
 

@@ -18,6 +18,8 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from ._checks import AT_LEAST_ZERO, FLAGS, REQUIRED, at_least_zero, betas_pair, real, state_index
 
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
+
 
 class Optimizer(ABC):
     """Base class: parameter groups, per-parameter state, zero_grad, state_dict."""

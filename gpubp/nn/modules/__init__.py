@@ -1,46 +1,63 @@
 """PyTorch's ``torch.nn.modules`` paths (``gpubp.nn.modules.linear.Linear``...), each a thin re-export."""
 
-from ..activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .. import activation as _activation
+from .. import conv as _conv
+from .. import distance as _distance
+from .. import dropout as _dropout
+from .. import layers as _layers
+from .. import loss as _loss
+from .. import normalization as _normalization
+from .. import padding as _padding
+from .. import pooling as _pooling
+from .. import resampling as _resampling
+from .. import rnn as _rnn
+from ..activation import *  # noqa: F403
 from ..container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from ..layers import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv1d,
-    Conv2d,
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    LayerNorm,
-    Linear,
-    MaxPool2d,
-)
-from ..loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
+from ..conv import *  # noqa: F403
+from ..distance import *  # noqa: F403
+from ..dropout import *  # noqa: F403
+from ..layers import *  # noqa: F403
+from ..loss import *  # noqa: F403
 from ..module import Module
-from ..rnn import GRU, LSTM, RNN
+from ..normalization import *  # noqa: F403
+from ..padding import *  # noqa: F403
+from ..pooling import *  # noqa: F403
+from ..resampling import *  # noqa: F403
+from ..rnn import *  # noqa: F403
 from . import (
     activation,
     batchnorm,
+    channelshuffle,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    fold,
+    instancenorm,
     linear,
     loss,
     module,
     normalization,
+    padding,
+    pixelshuffle,
     pooling,
     rnn,
     sparse,
+    upsampling,
 )
 
-__all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d",
-    "Conv2d", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "HuberLoss", "Identity",
-    "L1Loss", "LSTM", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module",
-    "ModuleDict", "ModuleList", "NLLLoss", "ParameterDict", "ParameterList", "RNN", "ReLU", "Sequential", "SiLU",
-    "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "activation", "batchnorm", "container", "conv",
-    "dropout", "flatten", "linear", "loss", "module", "normalization", "pooling", "rnn", "sparse",
-]  # fmt: skip
+__all__ = (
+    ["Module", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
+    + _activation.__all__
+    + _conv.__all__
+    + _dropout.__all__
+    + _layers.__all__
+    + _loss.__all__
+    + _distance.__all__
+    + _normalization.__all__
+    + _padding.__all__
+    + _pooling.__all__
+    + _resampling.__all__
+    + _rnn.__all__
+)

@@ -1,5 +1,4 @@
-"""torch.nn.modules.activation: the activation modules."""
+"""torch.nn.modules.activation: re-exported from ``gpubp.nn.activation``."""
 
-from ..activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
-
-__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "SiLU", "Softmax", "Softplus", "Tanh"]
+from ..activation import *  # noqa: F403
+from ..activation import __all__  # noqa: F401

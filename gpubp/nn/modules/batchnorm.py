@@ -1,5 +1,4 @@
-"""torch.nn.modules.batchnorm: BatchNorm1d, BatchNorm2d."""
+"""torch.nn.modules.batchnorm: re-exported from ``gpubp.nn.normalization``."""
 
-from ..layers import BatchNorm1d, BatchNorm2d
-
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+from ..normalization import *  # noqa: F403
+from ..normalization import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.conv: Conv1d, Conv2d."""
+"""torch.nn.modules.conv: re-exported from ``gpubp.nn.conv``."""
 
-from ..layers import Conv1d, Conv2d
-
-__all__ = ["Conv1d", "Conv2d"]
+from ..conv import *  # noqa: F403
+from ..conv import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.dropout: Dropout."""
+"""torch.nn.modules.dropout: re-exported from ``gpubp.nn.dropout``."""
 
-from ..layers import Dropout
-
-__all__ = ["Dropout"]
+from ..dropout import *  # noqa: F403
+from ..dropout import __all__  # noqa: F401

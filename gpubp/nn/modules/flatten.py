@@ -1,5 +1,4 @@
-"""torch.nn.modules.flatten: Flatten."""
+"""torch.nn.modules.flatten: re-exported from ``gpubp.nn.layers``."""
 
-from ..layers import Flatten
-
-__all__ = ["Flatten"]
+from ..layers import *  # noqa: F403
+from ..layers import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.linear: Linear, Identity."""
+"""torch.nn.modules.linear: re-exported from ``gpubp.nn.layers``."""
 
-from ..layers import Identity, Linear
-
-__all__ = ["Identity", "Linear"]
+from ..layers import *  # noqa: F403
+from ..layers import __all__  # noqa: F401

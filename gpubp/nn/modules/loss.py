@@ -1,14 +1,4 @@
-"""torch.nn.modules.loss: the loss modules."""
+"""torch.nn.modules.loss: re-exported from ``gpubp.nn.loss``."""
 
-from ..loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
-
-__all__ = [
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "HuberLoss",
-    "L1Loss",
-    "MSELoss",
-    "NLLLoss",
-    "SmoothL1Loss",
-]
+from ..loss import *  # noqa: F403
+from ..loss import __all__  # noqa: F401

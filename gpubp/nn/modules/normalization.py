@@ -1,5 +1,4 @@
-"""torch.nn.modules.normalization: LayerNorm."""
+"""torch.nn.modules.normalization: re-exported from ``gpubp.nn.normalization``."""
 
-from ..layers import LayerNorm
-
-__all__ = ["LayerNorm"]
+from ..normalization import *  # noqa: F403
+from ..normalization import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.pooling: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
+"""torch.nn.modules.pooling: re-exported from ``gpubp.nn.pooling``."""
 
-from ..layers import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d"]
+from ..pooling import *  # noqa: F403
+from ..pooling import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.rnn: RNN, LSTM, GRU."""
+"""torch.nn.modules.rnn: re-exported from ``gpubp.nn.rnn``."""
 
-from ..rnn import GRU, LSTM, RNN
-
-__all__ = ["GRU", "LSTM", "RNN"]
+from ..rnn import *  # noqa: F403
+from ..rnn import __all__  # noqa: F401

@@ -1,5 +1,4 @@
-"""torch.nn.modules.sparse: Embedding."""
+"""torch.nn.modules.sparse: re-exported from ``gpubp.nn.layers``."""
 
-from ..layers import Embedding
-
-__all__ = ["Embedding"]
+from ..layers import *  # noqa: F403
+from ..layers import __all__  # noqa: F401

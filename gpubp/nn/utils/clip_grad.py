@@ -6,8 +6,10 @@ import math
 import numbers
 from collections.abc import Iterable
 
-from ..autograd import no_grad
-from ..tensor import Tensor
+from ...autograd import no_grad
+from ...tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty"]
 
 
 def _check_real(op: str, name: str, x: object) -> None:

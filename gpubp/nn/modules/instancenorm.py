@@ -1,0 +1,4 @@
+"""torch.nn.modules.instancenorm: re-exported from ``gpubp.nn.normalization``."""
+
+from ..normalization import *  # noqa: F403
+from ..normalization import __all__  # noqa: F401

@@ -1,0 +1,5 @@
+"""Padding layers: ConstantPad, ZeroPad, ReflectionPad, ReplicationPad, CircularPad (1d/2d/3d)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
