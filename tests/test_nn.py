@@ -563,3 +563,30 @@ def test_register_parameter_and_buffer_refuse_what_torch_refuses(device: str) ->
             tm.register_parameter("p", torch.zeros(3))
         with pytest.raises(KeyError):
             tm.register_buffer("weight", torch.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"max_norm": 1.0},
+        {"scale_grad_by_freq": True},
+        {"max_norm": 0.5, "norm_type": 1.0, "scale_grad_by_freq": True, "padding_idx": 2},
+    ],
+)
+def test_embedding_max_norm_and_scale_grad_by_freq_match_torch(device: str, kw: dict) -> None:
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    rng = np.random.default_rng(7)
+    w, idx = rng.standard_normal((10, 4)), np.array([[1, 2, 2], [5, 1, 2]])
+    ours = gpubp.tensor(w, device=device, requires_grad=True)
+    theirs = torch.tensor(w, requires_grad=True)
+    out = F.embedding(gpubp.tensor(idx, device=device), ours, **kw)
+    ref = torch.nn.functional.embedding(torch.tensor(idx), theirs, **kw)
+    cot = rng.standard_normal(tuple(ref.shape))
+    (out * gpubp.tensor(cot, device=device)).sum().backward()
+    (ref * torch.tensor(cot)).sum().backward()
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.grad.cpu().numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)  # renormed
+    with pytest.raises(ValueError, match="embedding: sparse=True"):
+        F.embedding(gpubp.tensor(idx, device=device), ours, sparse=True)
