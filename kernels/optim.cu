@@ -4,6 +4,13 @@
 //   adam:    0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq, 4 max_exp_avg_sq (amsgrad)
 //   rmsprop: 0 param, 1 grad, 2 square_avg, 3 momentum buffer, 4 grad_avg (centered)
 //   adagrad: 0 param, 1 grad, 2 sum of squares
+//   adadelta: 0 param, 1 grad, 2 square_avg, 3 acc_delta
+//   adamax:  0 param, 1 grad, 2 exp_avg, 3 exp_inf
+//   nadam, radam: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq
+//   asgd:    0 param, 1 grad, 2 ax
+//   rprop:   0 param, 1 grad, 2 prev, 3 step_size
+// Adadelta .. Rprop take their step-dependent scalars (bias corrections, NAdam's mu products, RAdam's
+// rectification, ASGD's eta and mu) from the host, which computes them from its own step count.
 // T is the parameter/gradient type (half_t, float, double); state is kept in the math type F
 // (float for half parameters). The step counter ``step`` lives on the device, so a training
 // loop never tells the GPU the step number from the host. Formulas: optim.cuh.
@@ -87,6 +94,72 @@ __global__ void adagrad_multi(TensorTable tt, const double* __restrict__ step, d
             adagrad_elem<F>(pv, load(g, i), sv, clr, F(wd), F(eps));
             store(p, i, pv);
             s[i] = sv;
+        }
+    }
+}
+
+// the kernels below: list 0 the parameters, 1 the gradients, 2 and 3 two state arrays of the math type F
+#define STATE2_LOOP(body)                                  \
+    for (i64 t = 0; t < tt.count; ++t) {                  \
+        T* p = TENSOR(0, T);                              \
+        const T* g = TENSOR(1, const T);                  \
+        F* s0 = TENSOR(2, F);                             \
+        F* s1 = TENSOR(3, F);                             \
+        GRID_STRIDE(i, tt.numel[t]) {                     \
+            F pv = load(p, i), a = s0[i], b = s1[i];      \
+            body;                                         \
+            store(p, i, pv);                              \
+            s0[i] = a;                                    \
+            s1[i] = b;                                    \
+        }                                                 \
+    }
+
+template <typename T>
+__global__ void adadelta_multi(TensorTable tt, double lr, double rho, double eps, double wd) {
+    typedef typename Acc<T>::type F;
+    STATE2_LOOP(adadelta_elem<F>(pv, load(g, i), a, b, F(lr), F(rho), F(eps), F(wd)))
+}
+
+template <typename T>
+__global__ void adamax_multi(TensorTable tt, double clr, double beta1, double beta2, double eps, double wd) {
+    typedef typename Acc<T>::type F;
+    STATE2_LOOP(adamax_elem<F>(pv, load(g, i), a, b, F(clr), F(beta1), F(beta2), F(eps), F(wd)))
+}
+
+template <typename T>
+__global__ void nadam_multi(TensorTable tt, double lr, double beta1, double beta2, double eps, double wd,
+                            int decoupled, double bc2, double coef_g, double coef_m) {
+    typedef typename Acc<T>::type F;
+    STATE2_LOOP(nadam_elem<F>(pv, load(g, i), a, b, F(lr), F(beta1), F(beta2), F(eps), F(wd), decoupled != 0, F(bc2),
+                              F(coef_g), F(coef_m)))
+}
+
+template <typename T>
+__global__ void radam_multi(TensorTable tt, double lr, double beta1, double beta2, double eps, double wd,
+                            int decoupled, double bc1, double bc2_sqrt, double rect, int rectified) {
+    typedef typename Acc<T>::type F;
+    STATE2_LOOP(radam_elem<F>(pv, load(g, i), a, b, F(lr), F(beta1), F(beta2), F(eps), F(wd), decoupled != 0, F(bc1),
+                              F(bc2_sqrt), F(rect), rectified != 0))
+}
+
+template <typename T>
+__global__ void rprop_multi(TensorTable tt, double etaminus, double etaplus, double lo, double hi) {
+    typedef typename Acc<T>::type F;
+    STATE2_LOOP(rprop_elem<F>(pv, load(g, i), a, b, F(etaminus), F(etaplus), F(lo), F(hi)))
+}
+
+template <typename T>
+__global__ void asgd_multi(TensorTable tt, double eta, double mu, double lambd, double wd) {
+    typedef typename Acc<T>::type F;
+    for (i64 t = 0; t < tt.count; ++t) {
+        T* p = TENSOR(0, T);
+        const T* g = TENSOR(1, const T);
+        F* ax = TENSOR(2, F);
+        GRID_STRIDE(i, tt.numel[t]) {
+            F pv = load(p, i), av = ax[i];
+            asgd_elem<F>(pv, load(g, i), av, F(eta), F(mu), F(lambd), F(wd));
+            store(p, i, pv);
+            ax[i] = av;
         }
     }
 }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .base import Backend
+from .base import Backend, nadam_scalars, radam_scalars
 
 _TABLE = np.dtype(
     [
@@ -237,3 +237,114 @@ class FusedMultiTensor(Backend):
             super().adagrad_update(
                 params, grads, sums, step=step, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps
             )
+
+    # the optimizers below take their step-dependent scalars from the host (a host step count: nothing read back)
+    def adadelta_update(
+        self, params, grads, square_avgs, acc_deltas, *, lr, rho=0.9, eps=1e-6, weight_decay=0.0
+    ) -> None:  # noqa: ANN001
+        f64 = np.float64
+        scalars = (f64(lr), f64(rho), f64(eps), f64(weight_decay))
+        if not self._fused_step("adadelta_multi", [params, grads, square_avgs, acc_deltas], scalars):
+            super().adadelta_update(
+                params, grads, square_avgs, acc_deltas, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay
+            )
+
+    def adamax_update(
+        self,
+        params,
+        grads,
+        exp_avgs,
+        exp_infs,
+        *,
+        step,
+        lr,
+        beta1=0.9,
+        beta2=0.999,  # noqa: ANN001
+        eps=1e-8,
+        weight_decay=0.0,
+    ) -> None:
+        f64 = np.float64
+        scalars = (f64(lr / (1.0 - beta1**step)), f64(beta1), f64(beta2), f64(eps), f64(weight_decay))
+        if not self._fused_step("adamax_multi", [params, grads, exp_avgs, exp_infs], scalars):
+            super().adamax_update(
+                params, grads, exp_avgs, exp_infs, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                weight_decay=weight_decay,
+            )  # fmt: skip
+
+    def nadam_update(
+        self,
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        *,
+        step,
+        mu_product,
+        lr,
+        beta1=0.9,  # noqa: ANN001
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled=False,
+    ) -> None:
+        f64 = np.float64
+        bc2, coef_g, coef_m = nadam_scalars(step, mu_product, lr, beta1, beta2, momentum_decay)
+        scalars = (f64(lr), f64(beta1), f64(beta2), f64(eps), f64(weight_decay), np.int32(decoupled), f64(bc2))
+        scalars += (f64(coef_g), f64(coef_m))
+        if not self._fused_step("nadam_multi", [params, grads, exp_avgs, exp_avg_sqs], scalars):
+            super().nadam_update(
+                params, grads, exp_avgs, exp_avg_sqs, step=step, mu_product=mu_product, lr=lr, beta1=beta1,
+                beta2=beta2, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay, decoupled=decoupled,
+            )  # fmt: skip
+
+    def radam_update(
+        self,
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        *,
+        step,
+        lr,
+        beta1=0.9,
+        beta2=0.999,  # noqa: ANN001
+        eps=1e-8,
+        weight_decay=0.0,
+        decoupled=False,
+    ) -> None:
+        f64 = np.float64
+        bc1, bc2_sqrt, rect = radam_scalars(step, beta1, beta2)
+        scalars = (f64(lr), f64(beta1), f64(beta2), f64(eps), f64(weight_decay), np.int32(decoupled), f64(bc1))
+        scalars += (f64(bc2_sqrt), f64(0.0 if rect is None else rect), np.int32(rect is not None))
+        if not self._fused_step("radam_multi", [params, grads, exp_avgs, exp_avg_sqs], scalars):
+            super().radam_update(
+                params, grads, exp_avgs, exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                weight_decay=weight_decay, decoupled=decoupled,
+            )  # fmt: skip
+
+    def asgd_update(self, params, grads, axs, *, eta, mu, lambd=1e-4, weight_decay=0.0) -> None:  # noqa: ANN001
+        f64 = np.float64
+        scalars = (f64(eta), f64(mu), f64(lambd), f64(weight_decay))
+        if not self._fused_step("asgd_multi", [params, grads, axs], scalars):
+            super().asgd_update(params, grads, axs, eta=eta, mu=mu, lambd=lambd, weight_decay=weight_decay)
+
+    def rprop_update(
+        self,
+        params,
+        grads,
+        prevs,
+        step_sizes,
+        *,
+        etaminus=0.5,
+        etaplus=1.2,  # noqa: ANN001
+        step_size_min=1e-6,
+        step_size_max=50.0,
+    ) -> None:
+        f64 = np.float64
+        scalars = (f64(etaminus), f64(etaplus), f64(step_size_min), f64(step_size_max))
+        if not self._fused_step("rprop_multi", [params, grads, prevs, step_sizes], scalars):
+            super().rprop_update(
+                params, grads, prevs, step_sizes, etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
+                step_size_max=step_size_max,
+            )  # fmt: skip

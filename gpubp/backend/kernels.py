@@ -33,6 +33,10 @@ MT_LISTS = 5
 MT_MAX = 64
 
 
+# The fused optimizer steps of kernels/optim.cu, one ``<name>_multi`` kernel each
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop")
+
+
 def _family(file: str, names: list[str]) -> tuple[str, tuple[str, ...]]:
     return file, tuple(names)
 
@@ -49,7 +53,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
         + [f"cross_entropy_{d}<{t}>" for d in ("forward", "backward", "reduce") for t in _T],
     ),
     "reduce": _family("reduce.cu", [f"{k}<{t}>" for k in ("sq_norm_multi", "channel_moments") for t in _T]),
-    "optim": _family("optim.cu", [f"{k}_multi<{t}>" for k in ("sgd", "adam", "rmsprop", "adagrad") for t in _T]),
+    "optim": _family("optim.cu", [f"{k}_multi<{t}>" for k in OPTIMIZERS for t in _T]),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
-from ._checks import AT_LEAST_ZERO, FLAGS, REQUIRED, at_least_zero, betas_pair, real, state_index
+from ._checks import AT_LEAST_ZERO, LATER_FLAGS, REQUIRED, at_least_zero, betas_pair, flags, real, state_index
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
@@ -25,7 +25,8 @@ class Optimizer(ABC):
     """Base class: parameter groups, per-parameter state, zero_grad, state_dict."""
 
     _state_names: frozenset[str] | None = None  # the per-parameter state a subclass keeps (None: not checked)
-    _added_later: frozenset[str] = frozenset()  # hyperparameters older state dicts lack: ours are kept for them
+    _added_later: frozenset[str] = LATER_FLAGS  # hyperparameters older state dicts lack: ours are kept for them
+    _scalar_state: frozenset[str] = frozenset()  # state kept as host floats (PyTorch: 0-d tensors), not arrays
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -53,11 +54,7 @@ class Optimizer(ABC):
         for k, label in AT_LEAST_ZERO.items():
             if k in group:
                 out[k] = at_least_zero(name, k, group[k], label)
-        for k in FLAGS:
-            if k in group:
-                if not isinstance(group[k], (bool, np.bool_)):
-                    raise TypeError(f"{name}: {k} must be True or False, got {type(group[k]).__name__} {group[k]!r}")
-                out[k] = bool(group[k])
+        flags(name, group, out)
         if "betas" in group:
             out["betas"] = betas_pair(name, group["betas"])
         return out
@@ -142,6 +139,13 @@ class Optimizer(ABC):
             by_step.setdefault(st["step"], []).append(p)
         return by_step
 
+    @staticmethod
+    def _grads(group: dict[str, Any], params: list[Tensor]) -> list[Any]:
+        """The gradients an update takes: negated for ``maximize`` (one elementwise pass each, as PyTorch's)."""
+        if group.get("maximize"):
+            return [-p.grad._data for p in params]
+        return [p.grad._data for p in params]
+
     def _step_on_device(self, params: list[Tensor], step: int) -> Any:
         """``step`` as the update primitive takes it: on a GPU a counter kept and advanced on the device."""
         return params[0]._be.step_counter((id(self), tuple(id(p) for p in params)), step)
@@ -155,7 +159,10 @@ class Optimizer(ABC):
         return st[name]
 
     def state_dict(self) -> dict[str, Any]:
-        """{'state': {param index: {name: value}}, 'param_groups': [hyperparameters + param indices]}."""
+        """{'state': {param index: {name: value}}, 'param_groups': [hyperparameters + param indices]}, PyTorch's
+        layout: steps (and NAdam's mu_product, ASGD's eta and mu) are Python numbers, which torch.optim accepts;
+        for ``torch_opt.load_state_dict`` turn the state Tensors into torch's, ``torch.tensor(t.cpu().numpy())``
+        (a copy: ``as_tensor`` would share the arrays, and both optimizers would update them)."""
         index = {}
         groups = []
         for g in self.param_groups:
@@ -217,16 +224,32 @@ class Optimizer(ABC):
                     f"{name}: the state of parameter {idx} has {unknown}, which {type(self).__name__} does not keep "
                     f"(it keeps {sorted(self._state_names)})"
                 )
-            new_state[owner[idx]] = {k: self._loaded_state(name, idx, k, v, owner[idx]) for k, v in st.items()}
+            new_state[owner[idx]] = {
+                k: self._loaded_state(name, idx, k, v, owner[idx])
+                for k, v in st.items()
+                if not (v is None and k == "momentum_buffer")  # PyTorch's SGD keeps None without momentum
+            }
         for ours, new in zip(self.param_groups, new_groups):  # all checked: now change things
             ours.update(new)
         self.state = new_state
 
-    @staticmethod
-    def _loaded_state(name: str, idx: int, key: str, value: Any, p: Tensor) -> Any:
-        """One state entry checked against its parameter: 'step' a count, the rest tensors shaped like
-        ``p``, copied to its device and cast to the dtype ``_state_tensor`` makes (as PyTorch casts)."""
+    def _loaded_state(self, name: str, idx: int, key: str, value: Any, p: Tensor) -> Any:
+        """One state entry checked against its parameter: 'step' a count, the scalars floats, the rest tensors shaped
+        like ``p``, copied to its device and cast to the dtype ``_state_tensor`` makes (as PyTorch casts). PyTorch's
+        tensors are taken too (read through NumPy, at load time)."""
         where = f"{name}: state '{key}' of parameter {idx}"
+        if not isinstance(value, (Tensor, np.ndarray, numbers.Real)) and hasattr(value, "__array__"):
+            if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):  # a torch.Tensor
+                value = value.detach().cpu().numpy()  # perhaps from a GPU
+            value = np.array(value)  # a copy: the state must not share memory with the other library's
+        if isinstance(value, np.ndarray) and key in self._scalar_state | {"step"} and value.size == 1:
+            value = value.item()
+        if key in self._scalar_state:
+            if isinstance(value, Tensor) and value.numel() == 1:
+                value = value.item()  # a host read at load time, not in step()
+            if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{where} is a {type(value).__name__}, expected a number")
+            return float(value)
         if key == "step":
             if isinstance(value, Tensor) and value.numel() == 1:
                 value = value.item()  # a host read at load time, not in step()
@@ -255,7 +278,7 @@ class Optimizer(ABC):
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay:
 
-    g = grad + weight_decay * p
+    g = -grad if maximize else grad;  g = g + weight_decay * p
     buf = g on the first step, else momentum * buf + (1 - dampening) * g
     g = g + momentum * buf (nesterov) or buf (momentum > 0)
     p = p - lr * g
@@ -264,22 +287,20 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float | Tensor = 0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        super().__init__(
-            params,
-            {
-                "lr": lr,
-                "momentum": momentum,
-                "dampening": dampening,
-                "weight_decay": weight_decay,
-                "nesterov": nesterov,
-            },
-        )
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
+        defaults |= {"nesterov": nesterov, "maximize": maximize, "foreach": foreach}
+        super().__init__(params, {**defaults, "differentiable": differentiable, "fused": fused})
 
     _state_names = frozenset({"momentum_buffer"})
 
@@ -300,39 +321,47 @@ class SGD(Optimizer):
         be = params[0]._be
         kw = {k: group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay")}
         if not group["momentum"]:
-            be.sgd_update([p._data for p in params], [p.grad._data for p in params], [], **kw)
+            be.sgd_update([p._data for p in params], self._grads(group, params), [], **kw)
             return
         fresh = [p for p in params if "momentum_buffer" not in self.state.get(p, {})]
         old = [p for p in params if "momentum_buffer" in self.state.get(p, {})]
         for subset, first in ((fresh, True), (old, False)):
             if subset:
                 bufs = [self._state_tensor(p, "momentum_buffer")._data for p in subset]
-                be.sgd_update([p._data for p in subset], [p.grad._data for p in subset], bufs, first_step=first, **kw)
+                grads = self._grads(group, subset)
+                be.sgd_update([p._data for p in subset], grads, bufs, first_step=first, **kw)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with L2 weight decay added to the gradient:
+    """Adam (Kingma & Ba); L2 weight decay added to the gradient, or decoupled (AdamW) with decoupled_weight_decay:
 
-    g = grad + weight_decay * p
+    g = -grad if maximize else grad;  g = g + weight_decay * p  (decoupled: p = p * (1 - lr * weight_decay))
     m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2   (amsgrad: v_max = max(v_max, v))
     p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    _decoupled = False
     _state_names = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-3,
+        lr: float | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ) -> None:
-        super().__init__(
-            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
-        )
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
+        defaults |= {"maximize": maximize, "foreach": foreach, "capturable": capturable}
+        defaults |= {"differentiable": differentiable, "fused": fused}
+        super().__init__(params, {**defaults, "decoupled_weight_decay": decoupled_weight_decay})
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         b1, b2 = group["betas"]
@@ -340,7 +369,7 @@ class Adam(Optimizer):
             vmax = [self._state_tensor(p, "max_exp_avg_sq")._data for p in ps] if group["amsgrad"] else None
             ps[0]._be.adam_update(
                 [p._data for p in ps],
-                [p.grad._data for p in ps],
+                self._grads(group, ps),
                 [self._state_tensor(p, "exp_avg")._data for p in ps],
                 [self._state_tensor(p, "exp_avg_sq")._data for p in ps],
                 step=self._step_on_device(ps, step),
@@ -349,7 +378,7 @@ class Adam(Optimizer):
                 beta2=b2,
                 eps=group["eps"],
                 weight_decay=group["weight_decay"],
-                decoupled=self._decoupled,
+                decoupled=group["decoupled_weight_decay"],
                 max_exp_avg_sqs=vmax,
             )
 
@@ -358,24 +387,31 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay) before
     the Adam step, instead of adding weight_decay * p to the gradient."""
 
-    _decoupled = True
-
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-3,
+        lr: float | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize, capturable=capturable,
+            differentiable=differentiable, fused=fused, decoupled_weight_decay=True,
+        )  # fmt: skip
 
 
 class RMSprop(Optimizer):
     """RMSprop:
 
-    g = grad + weight_decay * p;  v = alpha * v + (1 - alpha) * g^2
+    g = -grad if maximize else grad;  g = g + weight_decay * p;  v = alpha * v + (1 - alpha) * g^2
     avg = sqrt(v - gbar^2) + eps with gbar = alpha * gbar + (1 - alpha) * g (centered), else sqrt(v) + eps
     momentum > 0: buf = momentum * buf + g / avg, p = p - lr * buf;  else p = p - lr * g / avg
     """
@@ -383,26 +419,22 @@ class RMSprop(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-2,
+        lr: float | Tensor = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
+        weight_decay: float = 0,
+        momentum: float = 0,
         centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            {
-                "lr": lr,
-                "alpha": alpha,
-                "eps": eps,
-                "weight_decay": weight_decay,
-                "momentum": momentum,
-                "centered": centered,
-            },
-        )
+        defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered}
+        defaults |= {"weight_decay": weight_decay, "capturable": capturable, "foreach": foreach}
+        super().__init__(params, {**defaults, "maximize": maximize, "differentiable": differentiable})
 
-    _state_names = frozenset({"square_avg", "momentum_buffer", "grad_avg"})
+    _state_names = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
 
     def _check(self, group: dict[str, Any]) -> dict[str, Any]:
         out = super()._check(group)
@@ -413,11 +445,12 @@ class RMSprop(Optimizer):
         return out
 
     def _update(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        self._count_steps(params)  # kept as PyTorch keeps it (its state dicts have it); the update does not use it
         bufs = [self._state_tensor(p, "momentum_buffer")._data for p in params] if group["momentum"] else None
         gavg = [self._state_tensor(p, "grad_avg")._data for p in params] if group["centered"] else None
         params[0]._be.rmsprop_update(
             [p._data for p in params],
-            [p.grad._data for p in params],
+            self._grads(group, params),
             [self._state_tensor(p, "square_avg")._data for p in params],
             lr=group["lr"],
             alpha=group["alpha"],
@@ -430,23 +463,29 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad:  g = grad + weight_decay * p;  s = s + g^2 (s starts at initial_accumulator_value);
-    p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)."""
+    """Adagrad:  g = -grad if maximize else grad;  g = g + weight_decay * p;  s = s + g^2 (s starts at
+    initial_accumulator_value);  p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)."""
 
     _state_names = frozenset({"step", "sum"})
-    _added_later = frozenset({"initial_accumulator_value"})
+    _added_later = LATER_FLAGS | {"initial_accumulator_value"}
 
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
+        lr: float | Tensor = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps}
-        super().__init__(params, {**defaults, "initial_accumulator_value": initial_accumulator_value})
+        defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay}
+        defaults |= {"initial_accumulator_value": initial_accumulator_value, "foreach": foreach}
+        super().__init__(params, {**defaults, "maximize": maximize, "differentiable": differentiable, "fused": fused})
 
     def _check(self, group: dict[str, Any]) -> dict[str, Any]:
         out = super()._check(group)
@@ -462,7 +501,7 @@ class Adagrad(Optimizer):
         for step, ps in self._count_steps(params).items():
             ps[0]._be.adagrad_update(
                 [p._data for p in ps],
-                [p.grad._data for p in ps],
+                self._grads(group, ps),
                 [self._state_tensor(p, "sum")._data for p in ps],
                 step=self._step_on_device(ps, step),
                 lr=group["lr"],
