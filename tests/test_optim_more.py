@@ -12,7 +12,7 @@ from conftest import rng_for, torch
 import gpubp
 from gpubp import optim
 from gpubp.backend import kernels
-from gpubp.backend.base import nadam_scalars, radam_scalars
+from gpubp.backend.optim_reference import nadam_scalars, radam_scalars
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .base import Backend, nadam_scalars, radam_scalars
+from .base import Backend
+from .optim_reference import nadam_scalars, radam_scalars
 
 _TABLE = np.dtype(
     [
