@@ -17,7 +17,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Flatten", "Embedding"]
+__all__ = ["Identity", "Linear", "Flatten", "Unflatten", "Embedding"]
 
 
 def _param(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
@@ -55,7 +55,10 @@ def _reset_fan_in(weight: Parameter, bias: Parameter | None) -> None:
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input; any constructor arguments are ignored, as PyTorch's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         return x
@@ -100,6 +103,30 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expand dim ``dim`` into the shape ``unflattened_size`` (one entry may be -1), the inverse of Flatten."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, but found type {type(unflattened_size).__name__}"
+            )
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int):
+                raise TypeError(
+                    f"Unflatten: unflattened_size must be tuple of ints, but found element of type {type(n).__name__} "
+                    f"at pos {i}"
+                )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Embedding(Module):
