@@ -1,12 +1,17 @@
-"""Learning-rate schedules with PyTorch's names and formulas. Call ``step()`` once per epoch
-(or per batch for OneCycleLR); each computes the rate in closed form from the step count."""
+"""Learning-rate schedules with PyTorch's names, formulas and state. Call ``step()`` once per epoch (per batch for
+OneCycleLR and CyclicLR). As PyTorch's, the chainable schedules compute the new rate from each group's current
+``lr`` (``get_lr``), so two schedules on one optimizer compose; ``step(epoch)`` uses the closed form where PyTorch
+has one. The families that drive other schedules or the momentum live in ``lr_scheduler_more`` (re-exported here)."""
 
 from __future__ import annotations
 
 import bisect
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import types
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,15 +20,22 @@ from .optimizer import Optimizer
 
 __all__ = [
     "LRScheduler",
+    "LambdaLR",
+    "MultiplicativeLR",
     "StepLR",
     "MultiStepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
+    "ConstantLR",
     "LinearLR",
-    "OneCycleLR",
-    "SequentialLR",
-    "ReduceLROnPlateau",
+    "ExponentialLR",
+    "PolynomialLR",
+    "CosineAnnealingLR",
 ]
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. Please "
+    "use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available."
+)
 
 
 def _int(who: str, name: str, value: Any, low: int) -> int:
@@ -54,6 +66,20 @@ def _check_optimizer(who: str, optimizer: Any) -> None:
         raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
 
 
+def _per_group(who: str, name: str, optimizer: Optimizer, value: Any) -> list[Any]:
+    """One value per parameter group: a list/tuple of that length, or one value repeated (PyTorch's _format_param)."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{who}: {name} has {len(value)} values, but the optimizer has {n} param_groups")
+        return list(value)
+    return [value] * n
+
+
+def _lrs(optimizer: Optimizer) -> list[float]:
+    return [g["lr"] for g in optimizer.param_groups]
+
+
 def _load_state(obj: Any, state: Any) -> None:
     """``load_state_dict`` of a schedule: a dict of this schedule's own attributes, checked before any is set."""
     who = f"{type(obj).__name__}.load_state_dict"
@@ -69,86 +95,220 @@ def _load_state(obj: Any, state: Any) -> None:
 
 
 class LRScheduler:
-    """Base class: sets every group's ``lr`` to ``_lr(base_lr, step)`` on each ``step()``."""
+    """Base class: ``step()`` advances ``last_epoch`` and sets each group's ``lr`` to ``get_lr()``, which a
+    subclass computes from the current rates (chainable) or from ``base_lrs``."""
+
+    _get_lr_called_within_step: bool = False
+    _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        _check_optimizer(type(self).__name__, optimizer)
-        last_epoch = _int(type(self).__name__, "last_epoch", last_epoch, -1)
+        who = type(self).__name__
+        _check_optimizer(who, optimizer)
+        last_epoch = _int(who, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
-        for g in optimizer.param_groups:
-            g.setdefault("initial_lr", g["lr"])
+        if last_epoch == -1:
+            for g in optimizer.param_groups:
+                g.setdefault("initial_lr", g["lr"])
+        else:  # resuming: the groups must carry the initial_lr a state dict saved (KeyError, as PyTorch)
+            for i, g in enumerate(optimizer.param_groups):
+                if "initial_lr" not in g:
+                    raise KeyError(
+                        f"{who}: param 'initial_lr' is not specified in param_groups[{i}] when resuming a scheduler "
+                        f"with last_epoch={last_epoch} >= 0 (load the optimizer's state dict first)"
+                    )
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        self._initial_step()
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        return base_lr
+    def _initial_step(self) -> None:
+        """The step made at construction: it sets the rate for epoch ``last_epoch + 1``."""
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
-    def step(self) -> None:
-        self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self._lr(base, self.last_epoch)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+    def get_lr(self) -> list[float]:
+        """The rates for ``last_epoch`` (called by ``step``; read ``get_last_lr()`` instead)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define get_lr")
+
+    def _warn_get_lr(self) -> None:
+        if not self._get_lr_called_within_step:
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch (or jump to ``epoch``, with the closed form where there is one) and set the rates."""
+        self._step_count += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: float | None = None) -> None:
+        self._get_lr_called_within_step = True
+        try:
+            if epoch is None:
+                self.last_epoch += 1
+                values = self.get_lr()
+            else:
+                self.last_epoch = epoch
+                closed = getattr(self, "_get_closed_form_lr", None)
+                values = closed() if closed is not None else self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for g, lr in zip(self.optimizer.param_groups, values):
+            g["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
 
     def get_last_lr(self) -> list[float]:
         """The learning rate of each group after the last step()."""
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
+        """Every attribute but the optimizer (PyTorch's keys: base_lrs, last_epoch, _step_count, _last_lr, ...)."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state saved by ``state_dict`` of the same kind of schedule."""
         _load_state(self, state)
 
 
+class _LambdaState(LRScheduler):
+    """state_dict without the functions, as PyTorch: a callable object's ``__dict__`` is saved, a function is not."""
+
+    def _set_lambdas(self, optimizer: Optimizer, lr_lambda: Any) -> None:
+        who = type(self).__name__
+        _check_optimizer(who, optimizer)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"{who}: expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+            lambdas = list(lr_lambda)
+        else:
+            lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in lambdas:
+            if not callable(fn):
+                raise TypeError(f"{who}: lr_lambda should be a function, but got {type(fn).__name__}")
+        self.lr_lambdas = lambdas
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy() for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        lambdas = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        if not isinstance(lambdas, (list, tuple)) or len(lambdas) != len(self.lr_lambdas):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected {len(self.lr_lambdas)} lr_lambdas")
+        _load_state(self, state)
+        for fn, saved in zip(self.lr_lambdas, lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaState):
+    """lr = base_lr * lr_lambda(epoch), one function or one per group."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self._set_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaState):
+    """lr = previous lr * lr_lambda(epoch) on every step after the first."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self._set_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
+
+
 class StepLR(LRScheduler):
-    """lr = base * gamma ** (epoch // step_size)."""
+    """lr = base * gamma ** (epoch // step_size): multiplied by gamma every step_size epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size, self.gamma = _int("StepLR", "step_size", step_size, 1), _gamma("StepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        return base_lr * self.gamma ** (step // self.step_size)
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return _lrs(self.optimizer)
+        return [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
-    """lr = base * gamma ** (number of milestones passed)."""
+    """lr = base * gamma ** (number of milestones passed); a milestone given twice counts twice."""
 
     def __init__(
-        self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
             raise TypeError(f"MultiStepLR: milestones must be a list of epochs, got {type(milestones).__name__}")
-        self.milestones = sorted(_int("MultiStepLR", f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
+        self.milestones = Counter(_int("MultiStepLR", f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
         self.gamma = _gamma("MultiStepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, step)
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self.last_epoch not in self.milestones:
+            return _lrs(self.optimizer)
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        milestones = sorted(self.milestones.elements())
+        return [base * self.gamma ** bisect.bisect_right(milestones, self.last_epoch) for base in self.base_lrs]
 
 
-class ExponentialLR(LRScheduler):
-    """lr = base * gamma ** epoch."""
+class ConstantLR(LRScheduler):
+    """lr = base * factor for the first total_iters epochs, then base."""
 
-    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = _gamma("ExponentialLR", gamma)
+    def __init__(
+        self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1
+    ) -> None:
+        self.factor = _real("ConstantLR", "factor", factor, lambda v: 0 <= v <= 1, "in [0, 1]")
+        self.total_iters = _int("ConstantLR", "total_iters", total_iters, 0)
         super().__init__(optimizer, last_epoch)
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        return base_lr * self.gamma**step
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in _lrs(self.optimizer)]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self.optimizer)
+        return [lr * (1.0 / self.factor) for lr in _lrs(self.optimizer)]
 
-
-class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
-
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
-        self.T_max = _int("CosineAnnealingLR", "T_max", T_max, 1)
-        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min, lambda v: v >= 0, "a number >= 0")
-        super().__init__(optimizer, last_epoch)
-
-    def _lr(self, base_lr: float, step: int) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
+    def _get_closed_form_lr(self) -> list[float]:
+        done = self.last_epoch >= self.total_iters
+        return [base * (self.factor + done * (1 - self.factor)) for base in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -168,203 +328,89 @@ class LinearLR(LRScheduler):
         self.total_iters = _int("LinearLR", "total_iters", total_iters, 0)
         super().__init__(optimizer, last_epoch)
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        frac = min(step, self.total_iters) / self.total_iters if self.total_iters else 1.0
-        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in _lrs(self.optimizer)]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        span = self.end_factor - self.start_factor
+        ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [lr * ratio for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters if self.total_iters else 1.0
+        return [base * (self.start_factor + (self.end_factor - self.start_factor) * frac) for base in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
-    """Run schedulers one after another, switching at the given milestones (e.g. warm-up, then cosine)."""
+class ExponentialLR(LRScheduler):
+    """lr = base * gamma ** epoch: multiplied by gamma every epoch."""
 
-    def __init__(
-        self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
-    ) -> None:
-        schedulers, milestones = list(schedulers), list(milestones)
-        if not schedulers:
-            raise ValueError("SequentialLR: expects at least one scheduler, but got none")
-        for i, s in enumerate(schedulers):
-            if not isinstance(s, LRScheduler):
-                raise TypeError(f"SequentialLR: schedulers[{i}] is a {type(s).__name__}, expected an LRScheduler")
-            if s.optimizer is not optimizer:
-                raise ValueError(
-                    f"SequentialLR: schedulers[{i}] ({type(s).__name__}) belongs to another optimizer; all must "
-                    "belong to the one given"
-                )
-        if len(milestones) != len(schedulers) - 1:
-            raise ValueError(
-                f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
-                f"got {len(milestones)}"
-            )
-        milestones = [_int("SequentialLR", f"milestones[{i}]", m, 0) for i, m in enumerate(milestones)]
-        if milestones != sorted(milestones):
-            raise ValueError(f"SequentialLR: milestones must be in increasing order, got {milestones}")
-        self.schedulers, self.milestones = schedulers, milestones
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = _gamma("ExponentialLR", gamma)
         super().__init__(optimizer, last_epoch)
 
-    def _lr(self, base_lr: float, step: int) -> float:
-        i = bisect.bisect_right(self.milestones, step)
-        start = self.milestones[i - 1] if i else 0
-        return self.schedulers[i]._lr(base_lr, step - start)
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
-class OneCycleLR(LRScheduler):
-    """The 1cycle policy (Smith): warm up from max_lr / div_factor to max_lr over pct_start of the
-    steps, then anneal to max_lr / (div_factor * final_div_factor); momentum (or Adam's beta1) cycles
-    the other way between max_momentum and base_momentum. Call step() after every batch."""
+class PolynomialLR(LRScheduler):
+    """lr = base * (1 - min(epoch, total_iters) / total_iters) ** power."""
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        max_lr: float | Sequence[float],
-        total_steps: int | None = None,
-        epochs: int | None = None,
-        steps_per_epoch: int | None = None,
-        pct_start: float = 0.3,
-        anneal_strategy: str = "cos",
-        cycle_momentum: bool = True,
-        base_momentum: float = 0.85,
-        max_momentum: float = 0.95,
-        div_factor: float = 25.0,
-        final_div_factor: float = 1e4,
-        last_epoch: int = -1,
-    ) -> None:
-        who = "OneCycleLR"
-        _check_optimizer(who, optimizer)
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)")
-            total_steps = _int(who, "epochs", epochs, 1) * _int(who, "steps_per_epoch", steps_per_epoch, 1)
-        total_steps = _int(who, "total_steps", total_steps, 2)  # 2: the warm-up and the annealing phase
-        pct_start = _real(who, "pct_start", pct_start, lambda v: 0 < v < 1, "in (0, 1)")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', got {anneal_strategy!r}")
-        if not isinstance(cycle_momentum, (bool, np.bool_)):
-            raise TypeError(f"OneCycleLR: cycle_momentum must be True or False, got {cycle_momentum!r}")
-        for name, v in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
-            _real(who, name, v, lambda x: x > 0, "a number > 0")
-        n = len(optimizer.param_groups)
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
-        if len(max_lrs) != n:
-            raise ValueError(f"OneCycleLR: max_lr has {len(max_lrs)} values, but the optimizer has {n} param_groups")
-        max_lrs = [_real(who, "max_lr", v, lambda x: x >= 0, "a number >= 0") for v in max_lrs]
-        if cycle_momentum:
-            uses_betas = any("betas" in g for g in optimizer.param_groups)
-            for name, v in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
-                if uses_betas:  # the momentum becomes beta1
-                    _real(who, name, v, lambda x: 0 <= x < 1, "in [0, 1) (it becomes Adam's beta1)")
-                else:
-                    _real(who, name, v, lambda x: x >= 0, "a number >= 0")
-        self.total_steps, self.anneal = total_steps, anneal_strategy
-        self.phase_end = [float(pct_start * total_steps) - 1, float(total_steps - 1)]
-        self.cycle_momentum = cycle_momentum
-        for g, top in zip(optimizer.param_groups, max_lrs):
-            g["initial_lr"] = top / div_factor
-            g["max_lr"] = top
-            g["min_lr"] = g["initial_lr"] / final_div_factor
-            if cycle_momentum:
-                if "momentum" not in g and "betas" not in g:
-                    raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
-                g["max_momentum"], g["base_momentum"] = max_momentum, base_momentum
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters = _int("PolynomialLR", "total_iters", total_iters, 1)
+        self.power = _real("PolynomialLR", "power", power, lambda v: v >= 0, "a number >= 0")
         super().__init__(optimizer, last_epoch)
 
-    def _anneal(self, start: float, end: float, pct: float) -> float:
-        if self.anneal == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (end - start) * pct + start
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        k, n = self.last_epoch, self.total_iters
+        decay = ((1.0 - k / n) / (1.0 - (k - 1) / n)) ** self.power
+        return [lr * decay for lr in _lrs(self.optimizer)]
 
-    def step(self) -> None:
-        self.last_epoch += 1
-        t = self.last_epoch
-        if t > self.total_steps:  # as PyTorch: total_steps steps after the one at construction
-            raise ValueError(f"OneCycleLR: stepped {t + 1} times, but total_steps is {self.total_steps}")
-        for g in self.optimizer.param_groups:
-            if t <= self.phase_end[0]:
-                pct = t / self.phase_end[0]
-                lr = self._anneal(g["initial_lr"], g["max_lr"], pct)
-                mom = self._anneal(g.get("max_momentum", 0), g.get("base_momentum", 0), pct)
-            else:
-                pct = (t - self.phase_end[0]) / (self.phase_end[1] - self.phase_end[0])
-                lr = self._anneal(g["max_lr"], g["min_lr"], pct)
-                mom = self._anneal(g.get("base_momentum", 0), g.get("max_momentum", 0), pct)
-            g["lr"] = lr
-            if self.cycle_momentum:
-                if "betas" in g:
-                    g["betas"] = (mom, g["betas"][1])
-                else:
-                    g["momentum"] = mom
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+    def _get_closed_form_lr(self) -> list[float]:
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (1.0 - frac) ** self.power for base in self.base_lrs]
 
 
-class ReduceLROnPlateau:
-    """Multiply the learning rate by ``factor`` when a metric stops improving for ``patience`` epochs.
-    ``step(metric)`` takes a Python number (reading a device loss with .item() is the caller's sync)."""
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2, in PyTorch's recursive form
+    (so it follows another schedule's changes to the rate)."""
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        mode: str = "min",
-        factor: float = 0.1,
-        patience: int = 10,
-        threshold: float = 1e-4,
-        threshold_mode: str = "rel",
-        cooldown: int = 0,
-        min_lr: float | Sequence[float] = 0.0,
-        eps: float = 1e-8,
-    ) -> None:
-        who = "ReduceLROnPlateau"
-        _check_optimizer(who, optimizer)
-        if mode not in ("min", "max"):
-            raise ValueError(f"{who}: mode {mode!r} is unknown: expected 'min' or 'max'")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"{who}: threshold mode {threshold_mode!r} is unknown: expected 'rel' or 'abs'")
-        self.factor = _real(who, "factor", factor, lambda v: 0 <= v < 1.0, "in [0, 1) (factor should be < 1.0)")
-        self.patience = _int(who, "patience", patience, 0)
-        self.cooldown = _int(who, "cooldown", cooldown, 0)
-        self.threshold = _real(who, "threshold", threshold, lambda v: v >= 0, "a number >= 0")
-        self.eps = _real(who, "eps", eps, lambda v: v >= 0, "a number >= 0")
-        n = len(optimizer.param_groups)
-        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
-        if len(min_lrs) != n:
-            raise ValueError(f"ReduceLROnPlateau: expected {n} min_lrs (one per param group), got {len(min_lrs)}")
-        self.min_lrs = [_real(who, "min_lr", v, lambda x: x >= 0, "a number >= 0") for v in min_lrs]
-        self.optimizer, self.mode, self.threshold_mode = optimizer, mode, threshold_mode
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
+        self.T_max = _int("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min, lambda v: v >= 0, "a number >= 0")
+        super().__init__(optimizer, last_epoch)
 
-    def _better(self, a: float, best: float) -> bool:
-        if self.mode == "min":
-            return a < (best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
-        return a > (best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+    def get_lr(self) -> list[float]:
+        self._warn_get_lr()
+        t, n, low = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        if self._step_count == 1 and t > 0:  # resumed: the closed form once
+            return [low + (base - low) * (1 + math.cos(t * math.pi / n)) / 2 for base in self.base_lrs]
+        if (t - 1 - n) % (2 * n) == 0:  # leaving the bottom of the cosine
+            return [
+                lr + (base - low) * (1 - math.cos(math.pi / n)) / 2
+                for lr, base in zip(_lrs(self.optimizer), self.base_lrs)
+            ]
+        ratio = (1 + math.cos(math.pi * t / n)) / (1 + math.cos(math.pi * (t - 1) / n))
+        return [ratio * (lr - low) + low for lr in _lrs(self.optimizer)]
 
-    def step(self, metric: float) -> None:
-        try:
-            value = float(metric)  # a device scalar is read here: the caller's sync, once per epoch
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"ReduceLROnPlateau.step: the metric must be a number, got {metric!r}") from None
-        if self._better(value, self.best):
-            self.best = value
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            for g, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
-                new = max(g["lr"] * self.factor, min_lr)
-                if g["lr"] - new > self.eps:
-                    g["lr"] = new
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+    def _get_closed_form_lr(self) -> list[float]:
+        t, n, low = self.last_epoch, self.T_max, self.eta_min
+        return [low + (base - low) * (1 + math.cos(math.pi * t / n)) / 2 for base in self.base_lrs]
 
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+from .lr_scheduler_more import *  # noqa: E402, F403  (they build on LRScheduler above)
+from .lr_scheduler_more import __all__ as _more  # noqa: E402
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        _load_state(self, state)
+__all__ += _more
