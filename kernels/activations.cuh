@@ -6,7 +6,7 @@
 //                               ACTIVATION_SAVES says.
 //   relu        y = max(x, 0)                         dx = g * (y > 0)
 //   leaky_relu  y = x > 0 ? x : p x                   dx = x > 0 ? g : p g
-//   elu         y = x > 0 ? x : p (e^x - 1)           dx = x > 0 ? g : g p e^x
+//   elu         y = x > 0 ? x : p (e^x - 1)           dx = x <= 0 ? g p e^x : g  (NaN x: g)
 //   sigmoid     y = 1 / (1 + e^-x)                    dx = g y (1 - y)
 //   tanh        y = tanh x                            dx = g (1 - y^2)
 //   softplus    y = log(1 + e^(p x)) / p, = x where p x > 20     dx = g sigmoid(p x)  (g where p x > 20)
@@ -40,7 +40,7 @@ template <int K, typename F> __host__ __device__ __forceinline__ F act_bwd(F g, 
     const F inv_sqrt_2pi = F(0.3989422804014327);
     if (K == RELU) return s > F(0) ? g : F(0);
     if (K == LEAKY_RELU) return s > F(0) ? g : g * p;
-    if (K == ELU) return s > F(0) ? g : g * p * m_exp(s);
+    if (K == ELU) return s <= F(0) ? g * p * m_exp(s) : g;  // a NaN input takes g, as PyTorch
     if (K == SIGMOID) return g * s * (F(1) - s);
     if (K == TANH) return g * (F(1) - s * s);
     if (K == SOFTPLUS) {

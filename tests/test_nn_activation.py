@@ -434,3 +434,14 @@ def test_no_host_reads_in_forward_backward_or_clipping() -> None:
             bool((x * 2.0 > 0)._data.any())
     finally:
         _StrictArray.strict = False
+
+
+def test_float16_sigmoid_family_keeps_its_dtype_and_elu_gradient_at_nan(device: str) -> None:
+    """SciPy's expit computes float16 in float32: the result is cast back (sigmoid, silu, glu stay float16); elu's
+    derivative at a NaN input is the identity branch's 1, as PyTorch's."""
+    x = gpubp.tensor(np.array([1.0, -2.0, 0.5, 3.0]), dtype=gpubp.float16, device=device)
+    for out in (gpubp.sigmoid(x), F.silu(x), F.glu(x)):
+        assert out.dtype == gpubp.float16
+    x = gpubp.tensor([1.0, -2.0, float("nan")], dtype=gpubp.float64, device=device, requires_grad=True)
+    F.elu(x).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.0, np.exp(-2.0), 1.0], rtol=1e-12)

@@ -134,7 +134,8 @@ class Backend(OptimizerReferences, ABC):
         if name == "leaky_relu":
             return xp.where(saved > 0, g, g * param)
         if name == "elu":
-            return xp.where(saved > 0, g, g * (param * xp.exp(xp.minimum(saved, 0))))
+            # x <= 0 selects the exp branch, so a NaN input takes the identity branch's g, as PyTorch
+            return xp.where(saved <= 0, g * (param * xp.exp(xp.minimum(saved, 0))), g)
         if name == "sigmoid":
             return g * saved * (1.0 - saved)
         if name == "tanh":

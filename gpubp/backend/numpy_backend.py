@@ -63,8 +63,12 @@ class NumpyBackend(Backend):
         return _erf(x).astype(x.dtype, copy=False)
 
     def _sigmoid(self, x: Any) -> Any:
-        # expit is one pass; the reference's two-branch form costs ~10x more in NumPy
-        return super()._sigmoid(x) if _expit is None or not isinstance(x, np.ndarray) else _expit(x)
+        # expit is one pass; the reference's two-branch form costs ~10x more in NumPy. expit has no float16 loop
+        # (it computes float16 in float32 and returns float32): cast back, so the dtype is the input's
+        if _expit is None or not isinstance(x, np.ndarray):
+            return super()._sigmoid(x)
+        y = _expit(x)
+        return y if y.dtype == x.dtype else y.astype(x.dtype)
 
     def manual_seed(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)
