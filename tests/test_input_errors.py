@@ -370,8 +370,8 @@ def test_recurrent_layers_name_the_expected_and_given_feature_size(device: str) 
         ValueError, match=r"GRU: expected input \(T, N, input_size\) with input_size=3, .*size\(-1\) = 5"
     ):
         m(gpubp.ones(6, 2, 5, device=device))
-    with pytest.raises(ValueError, match=r"LSTM: expected input \(N, T, input_size\) .*\(a 2-D input\)"):
-        nn.LSTM(3, 4, batch_first=True).to(device)(gpubp.ones(6, 3, device=device))
+    with pytest.raises(ValueError, match=r"LSTM: expected input \(N, T, input_size\) .*\(a 1-D input\)"):
+        nn.LSTM(3, 4, batch_first=True).to(device)(gpubp.ones(3, device=device))
     _raises(ValueError, "LSTM: dropout must be a number in", lambda: nn.LSTM(3, 4, dropout=1.5),
             lambda: torch.nn.LSTM(3, 4, dropout=1.5))  # fmt: skip
 

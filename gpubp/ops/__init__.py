@@ -97,7 +97,7 @@ NON_DIFFERENTIABLE = (
 
 
 # the op families that register themselves (see the module docstring)
-FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling")
+FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling", "recurrent")
 TOP_LEVEL: dict[str, str] = {}  # gpubp.<name> -> the function's name in gpubp.ops, for the families' functions
 
 

@@ -19,6 +19,8 @@ from ...tensor import Tensor
 
 __all__ = [
     "PackedSequence",
+    "PackedSequence_",
+    "invert_permutation",
     "pack_padded_sequence",
     "pad_packed_sequence",
     "pad_sequence",
@@ -28,14 +30,16 @@ __all__ = [
 ]
 
 
-class _PackedSequenceBase(NamedTuple):
+class PackedSequence_(NamedTuple):  # noqa: N801 (PyTorch's name)
+    """PackedSequence's NamedTuple base (data, batch_sizes, sorted_indices, unsorted_indices), as PyTorch's."""
+
     data: Tensor
     batch_sizes: Tensor
     sorted_indices: Tensor | None
     unsorted_indices: Tensor | None
 
 
-class PackedSequence(_PackedSequenceBase):
+class PackedSequence(PackedSequence_):
     """(data (sum of lengths, *), batch_sizes (a CPU int64 tensor: sequences running at each step), sorted_indices,
     unsorted_indices): sequences packed for RNN/LSTM/GRU. Build it with pack_padded_sequence or pack_sequence."""
 
@@ -84,9 +88,14 @@ def _index(arr: np.ndarray, like: Tensor) -> Tensor:
         return Tensor._wrap(like._be.asarray(np.ascontiguousarray(arr, dtype=np.int64)), like._be)
 
 
-def _invert(perm: Tensor) -> Tensor:
-    """The inverse of a permutation, on its device (no host read): the order that sorts it."""
-    return ops.argsort(perm, stable=True)
+def invert_permutation(permutation: Tensor | None) -> Tensor | None:
+    """The inverse of a permutation (None for None), on its device with no host read: the order that sorts it."""
+    if permutation is None:
+        return None
+    return ops.argsort(permutation, stable=True)
+
+
+_invert = invert_permutation
 
 
 def _batch_sizes(lengths: np.ndarray) -> np.ndarray:
