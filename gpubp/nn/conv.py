@@ -1,4 +1,5 @@
-"""Convolution layers: each holds its weight and bias and calls the functional form."""
+"""Convolution layers: each holds its weight and bias and calls the functional form. A transposed convolution's
+weight is (in_channels, out_channels/groups, *kernel_size), as PyTorch's, and its init uses that tensor's fan."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from . import functional as F
 from .layers import _int_arg, _param, _reset_fan_in, _tuple_arg
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 class _ConvNd(Module):
     _dims = 2
+    _transposed = False
 
     def __init__(
         self,
@@ -63,7 +65,7 @@ class _ConvNd(Module):
             self.padding = _tuple_arg(layer, "padding", padding, dims, 0)
             sides = [(p, p) for p in self.padding]
         self.groups, self.padding_mode = groups, padding_mode
-        self.output_padding, self.transposed = (0,) * dims, False
+        self.output_padding, self.transposed = (0,) * dims, self._transposed
         # what forward passes on: the convolution's own (symmetric) padding, or a pad before it (F.pad order: the
         # last dim first) for a padding mode other than zeros or an uneven 'same'
         if padding_mode == "zeros" and all(a == b for a, b in sides):
@@ -71,18 +73,31 @@ class _ConvNd(Module):
         else:
             self._conv_padding = (0,) * dims
             self._prepad = tuple(v for side in reversed(sides) for v in side)
-        self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
+        if self._transposed:  # (in, out/groups, *k); its init is kaiming on that tensor's fan (out/groups * prod(k))
+            self.weight = _param(in_channels, out_channels // groups, *k, device=device, dtype=dtype)
+        else:
+            self.weight = _param(out_channels, in_channels // groups, *k, device=device, dtype=dtype)
         self.register_parameter("bias", _param(out_channels, device=device, dtype=dtype) if bias else None)
         _reset_fan_in(self.weight, self.bias)
 
     def _input(self, x: Tensor) -> Tensor:
-        if x.ndim != self._dims + 2 or x.shape[1] != self.in_channels:
-            want = "(N, C, L)" if self._dims == 1 else "(N, C, H, W)"
+        """``x`` checked (batched or not) and, for a padding mode other than zeros or an uneven 'same', padded."""
+        dims = self._dims
+        if not isinstance(x, Tensor) or x.ndim not in (dims + 1, dims + 2) or x.shape[-dims - 1] != self.in_channels:
+            want = ("(N, C, L)", "(N, C, H, W)", "(N, C, D, H, W)")[dims - 1]
             raise InputError(
-                f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got shape {x.shape}"
+                f"{type(self).__name__}: expected input {want} with C = {self.in_channels}, got "
+                f"{'shape ' + str(x.shape) if isinstance(x, Tensor) else type(x).__name__} (N may be left out)"
             )
         if self._prepad is None:
             return x
+        if self.padding_mode == "circular":  # PyTorch's circular pad refuses to wrap more than once
+            pads = self._prepad  # (last dim's left, its right, the one before's left, ...)
+            if any(max(pads[2 * i], pads[2 * i + 1]) > x.shape[-1 - i] for i in range(dims)):
+                raise InputError(
+                    f"{type(self).__name__}: circular padding {self._prepad} wraps around more than once for an "
+                    f"input of shape {x.shape}"
+                )
         return F.pad(x, self._prepad, "constant" if self.padding_mode == "zeros" else self.padding_mode)
 
     def extra_repr(self) -> str:
@@ -91,6 +106,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._dims:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -99,21 +116,104 @@ class _ConvNd(Module):
             s += f", padding_mode={self.padding_mode}"
         return s
 
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._input(x)
+        fn = (F.conv1d, F.conv2d, F.conv3d)[self._dims - 1]
+        return fn(x, self.weight, self.bias, self.stride, self._conv_padding, self.dilation, self.groups)
+
 
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L)."""
+    """1-D convolution over (N, C, L) or (C, L): stride, padding (ints, 'same', 'valid'), dilation, groups,
+    padding_mode."""
 
     _dims = 1
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self._input(x)
-        pad = self._conv_padding[0]
-        return F.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups)
-
 
 class Conv2d(_ConvNd):
-    """2-D convolution over (N, C, H, W): stride, padding, dilation, groups."""
+    """2-D convolution over (N, C, H, W) or (C, H, W): stride, padding (ints, 'same', 'valid'), dilation, groups,
+    padding_mode."""
 
-    def forward(self, x: Tensor) -> Tensor:
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C, D, H, W) or (C, D, H, W): stride, padding (ints, 'same', 'valid'), dilation,
+    groups, padding_mode."""
+
+    _dims = 3
+
+
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        layer, dims = type(self).__name__, self._dims
+        if padding_mode != "zeros":
+            raise ValueError(f'{layer}: only "zeros" padding mode is supported, got padding_mode={padding_mode!r}')
+        padding = _tuple_arg(layer, "padding", padding, dims, 0)  # no 'same' or 'valid' here, as PyTorch
+        output_padding = _tuple_arg(layer, "output_padding", output_padding, dims, 0)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)  # fmt: skip
+        self.output_padding = output_padding
+
+    def _output_padding(self, x: Tensor, output_size: Any) -> tuple[int, ...]:
+        """output_padding, or the one that gives ``output_size`` (its last dims: spatial sizes), as PyTorch."""
+        if output_size is None:
+            return self.output_padding
+        dims, layer = self._dims, type(self).__name__
+        lead = x.ndim - dims  # 2 batched, 1 unbatched
+        output_size = list(output_size)
+        if len(output_size) == lead + dims:
+            output_size = output_size[lead:]
+        if len(output_size) != dims:
+            raise ValueError(
+                f"{layer}: for {x.ndim}D input, output_size must have {dims} or {lead + dims} elements "
+                f"(got {len(output_size)})"
+            )
+        low = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, d, k in zip(x.shape[lead:], self.stride, self.padding, self.dilation, self.kernel_size)
+        ]
+        high = [m + s - 1 for m, s in zip(low, self.stride)]
+        if any(not lo <= int(n) <= hi for n, lo, hi in zip(output_size, low, high)):
+            raise ValueError(
+                f"{layer}: requested an output size of {output_size}, but valid sizes range from {low} to {high} "
+                f"(for an input of {x.shape[lead:]})"
+            )
+        return tuple(int(n) - lo for n, lo in zip(output_size, low))
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
         x = self._input(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self._conv_padding, self.dilation, self.groups)
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._dims - 1]
+        extra = self._output_padding(x, output_size)
+        return fn(x, self.weight, self.bias, self.stride, self.padding, extra, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution over (N, C, L) or (C, L) (Conv1d's input gradient); ``output_size`` in forward
+    picks the output padding."""
+
+    _dims = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution over (N, C, H, W) or (C, H, W) (Conv2d's input gradient); ``output_size`` in
+    forward picks the output padding."""
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution over (N, C, D, H, W) or (C, D, H, W) (Conv3d's input gradient)."""
+
+    _dims = 3

@@ -1,15 +1,18 @@
 """Convolution over (N, C, H, W), by im2col: windows are strided views of the
 padded input, a convolution is one matrix product per group, and each backward folds window
-gradients back with one strided add per kernel position (col2im)."""
+gradients back with one strided add per kernel position (col2im). The N-d pair (im2col_nd, col2im_nd) serves
+conv3d and the transposed convolutions, which nn/_conv_fn.py composes from it, pad and matmul."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import numbers
 from typing import Any, NamedTuple
 
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
-from ._core import check_same_device, make, spec
+from ._core import check_same_device, make, on_device, spec
 
 
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
@@ -170,3 +173,67 @@ def col2im(cols: Tensor, geo: Geometry) -> Tensor:
     """col2im as an op: linear, so its gradient is im2col."""
     out = col2im_array(cols._be.xp, cols._data, geo)
     return make("col2im", out, cols._be, (cols,), lambda m, g: (m.im2col(g, geo),))
+
+
+# ---- N-d windows (conv3d, the transposed convolutions): composed with pad and matmul in nn/_conv_fn.py ----------
+
+
+class GeometryNd(NamedTuple):
+    """An N-d convolution's shapes over an already padded input (n, c, *size) in ``groups``: kernel ``k``, stride
+    ``s``, dilation ``d`` and output size ``o``, each a tuple of one int per spatial dim."""
+
+    n: int
+    c: int
+    size: tuple
+    groups: int
+    k: tuple
+    s: tuple
+    d: tuple
+    o: tuple
+
+
+def _windows_nd(xp: Any, a: Any, geo: GeometryNd) -> Any:
+    """Strided view (N, C, *O, *K) of ``a`` (N, C, *size): no copy."""
+    st = a.strides[2:]
+    strides = (*a.strides[:2], *(t * s for t, s in zip(st, geo.s)), *(t * d for t, d in zip(st, geo.d)))
+    return xp.lib.stride_tricks.as_strided(a, (*a.shape[:2], *geo.o, *geo.k), strides)
+
+
+def im2col_nd_array(xp: Any, x: Any, geo: GeometryNd) -> Any:
+    """The windows of (N, C, *size) ``x`` as columns (N, G, C/G*prod(K), prod(O)): one copy of a strided view."""
+    dims = len(geo.k)
+    win = _windows_nd(xp, x, geo).transpose(0, 1, *range(2 + dims, 2 + 2 * dims), *range(2, 2 + dims))
+    return win.reshape(geo.n, geo.groups, (geo.c // geo.groups) * math.prod(geo.k), math.prod(geo.o))
+
+
+def col2im_nd_array(xp: Any, cols: Any, geo: GeometryNd) -> Any:
+    """im2col_nd's adjoint: columns (N, G, C/G*prod(K), prod(O)) summed back onto an (N, C, *size) array, one
+    strided add per kernel position."""
+    gwin = cols.reshape(geo.n, geo.c, *geo.k, *geo.o)
+    out = xp.zeros((geo.n, geo.c, *geo.size), dtype=cols.dtype)
+    for pos in itertools.product(*(range(k) for k in geo.k)):
+        key = tuple(slice(i * d, i * d + s * (o - 1) + 1, s) for i, d, s, o in zip(pos, geo.d, geo.s, geo.o))
+        out[(slice(None), slice(None), *key)] += gwin[(slice(None), slice(None), *pos)]
+    return out
+
+
+@on_device
+def im2col_nd(x: Tensor, geo: GeometryNd) -> Tensor:
+    """im2col_nd as an op: linear, so its gradient is col2im_nd (an op again in a graph)."""
+    cols = im2col_nd_array(x._be.xp, x._data, geo)
+
+    def rule(m: Any, g: Any) -> tuple:
+        return (col2im_nd(g, geo) if m.graph else col2im_nd_array(m.xp, g, geo),)
+
+    return make("im2col", cols, x._be, (x,), rule)
+
+
+@on_device
+def col2im_nd(cols: Tensor, geo: GeometryNd) -> Tensor:
+    """col2im_nd as an op: linear, so its gradient is im2col_nd."""
+    out = col2im_nd_array(cols._be.xp, cols._data, geo)
+
+    def rule(m: Any, g: Any) -> tuple:
+        return (im2col_nd(g, geo) if m.graph else im2col_nd_array(m.xp, g, geo),)
+
+    return make("col2im", out, cols._be, (cols,), rule)
