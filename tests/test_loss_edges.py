@@ -60,7 +60,7 @@ def test_bce_matches_torch_at_saturated_probabilities(device: str, dtype: type, 
     gp, gy = (gpubp.tensor(a, device=device, requires_grad=True) for a in (p, y))
     tp, ty = (torch.tensor(a, requires_grad=True) for a in (p, y))
     with no_host_reads(device):
-        loss = F.binary_cross_entropy(gp, gy, gpubp.tensor(w, device=device), reduction)
+        loss = F.binary_cross_entropy(gp, gy, gpubp.tensor(w, device=device), reduction=reduction)
         loss.sum().backward()
     tloss = torch.nn.functional.binary_cross_entropy(tp, ty, torch.tensor(w), reduction=reduction)
     tloss.sum().backward()
@@ -193,7 +193,7 @@ def test_bce_with_logits_gradcheck(device: str) -> None:
     pw = gpubp.tensor(rng.uniform(0.5, 2, (4,)), device=device)
     w = gpubp.tensor(rng.uniform(0.5, 2, (3, 1)), device=device)
     gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b), [gx, gy])
-    gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, "sum", pw), [gx, gy])
+    gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, reduction="sum", pos_weight=pw), [gx, gy])
 
 
 def test_bce_with_logits_pos_weight_must_broadcast(device: str) -> None:

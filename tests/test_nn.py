@@ -191,7 +191,7 @@ def test_regression_and_binary_losses(device: str, name: str, reduction: str) ->
     if name == "bce":
         x, t = rng.uniform(0.05, 0.95, (4, 3)), rng.uniform(0, 1, (4, 3))
         w = rng.uniform(0.5, 2, (4, 3))
-        ours = lambda a, b: F.binary_cross_entropy(a, b, gpubp.tensor(w, device=device), reduction)  # noqa: E731
+        ours = lambda a, b: F.binary_cross_entropy(a, b, gpubp.tensor(w, device=device), reduction=reduction)  # noqa: E731
         theirs = lambda a, b: tf.binary_cross_entropy(a, b, torch.tensor(w), reduction=reduction)  # noqa: E731
     elif name == "bce_logits":
         t = rng.uniform(0, 1, (4, 3))
@@ -204,7 +204,7 @@ def test_regression_and_binary_losses(device: str, name: str, reduction: str) ->
         )  # noqa: E731
     elif name in ("huber_loss", "smooth_l1_loss"):
         kw = {"delta": 0.8} if name == "huber_loss" else {"beta": 0.8}
-        ours = lambda a, b: getattr(F, name)(a, b, reduction, **kw)  # noqa: E731
+        ours = lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kw)  # noqa: E731
         theirs = lambda a, b: getattr(tf, name)(a, b, reduction=reduction, **kw)  # noqa: E731
     else:
         ours = lambda a, b: getattr(F, name)(a, b, reduction=reduction)  # noqa: E731
@@ -262,7 +262,7 @@ def test_loss_modules_call_their_functional_forms(device: str) -> None:
     y = gpubp.randn(4, 3, dtype=gpubp.float64, device=device)
     labels = gpubp.tensor([0, 2, 1, 1], device=device)
     assert nn.MSELoss()(x, y).item() == pytest.approx(F.mse_loss(x, y).item())
-    assert nn.L1Loss(reduction="sum")(x, y).item() == pytest.approx(F.l1_loss(x, y, "sum").item())
+    assert nn.L1Loss(reduction="sum")(x, y).item() == pytest.approx(F.l1_loss(x, y, reduction="sum").item())
     assert nn.CrossEntropyLoss(label_smoothing=0.1)(x, labels).item() == pytest.approx(
         F.cross_entropy(x, labels, label_smoothing=0.1).item()
     )

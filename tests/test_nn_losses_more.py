@@ -656,3 +656,116 @@ def test_ctc_loss_random_configurations(device: str, seed: int) -> None:
     out.sum().backward()
     ref.sum().backward()
     np.testing.assert_allclose(ours.grad.cpu().numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+# ---- the older losses: PyTorch 2.13's weight= and the legacy size_average / reduce ---------------------------------
+
+_WEIGHTED = ["l1_loss", "mse_loss", "huber_loss"]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", _WEIGHTED)
+def test_regression_losses_weight(device: str, name: str, reduction: str) -> None:
+    # weight has the input's shape; the target may broadcast either way (torch warns then); l1 / mse 'mean' divide by
+    # weight.sum(), huber's by the element count; the weight gets a gradient too
+    kw = {"delta": 0.7} if name == "huber_loss" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for shapes, nc in (([(4, 3), (4, 3), (4, 3)], True), ([(4, 3), (3,), (4, 3)], False)):
+            check_op(
+                device,
+                lambda x, t, w: getattr(F, name)(x, t, reduction=reduction, weight=w, **kw),
+                TF and (lambda x, t, w: getattr(TF, name)(x, t, reduction=reduction, weight=w, **kw)),
+                shapes,
+                ["any", "any", "pos"],
+                key=("weighted", name, reduction, tuple(shapes)),
+                noncontig=nc,
+            )
+        if torch is not None:  # the target larger than the input (and weight): the product broadcasts
+            rng = rng_for("weighted-bcast", name, reduction)
+            x, t, w = rng.standard_normal((1, 3)), rng.standard_normal((2, 4, 3)), rng.uniform(0.5, 2, (1, 3))
+            gx, gw = (gpubp.tensor(a, device=device, requires_grad=True) for a in (x, w))
+            tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, w))
+            out = getattr(F, name)(gx, gpubp.tensor(t, device=device), reduction=reduction, weight=gw, **kw)
+            want = getattr(TF, name)(tx, torch.tensor(t), reduction=reduction, weight=tw, **kw)
+            assert out.shape == tuple(want.shape)
+            np.testing.assert_allclose(out.detach().cpu().numpy(), want.detach().numpy(), rtol=1e-10)
+            out.sum().backward()
+            want.sum().backward()
+            np.testing.assert_allclose(gx.grad.cpu().numpy(), tx.grad.numpy(), rtol=1e-10)
+            np.testing.assert_allclose(gw.grad.cpu().numpy(), tw.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", _WEIGHTED)
+def test_regression_losses_weight_errors(device: str, name: str) -> None:
+    x = gpubp.tensor(np.linspace(-1, 1, 6).reshape(2, 3), device=device)
+    with pytest.raises(ValueError, match=f"{name}: Weights and input must have the same size"):
+        getattr(F, name)(x, x * 2, weight=gpubp.ones(3, device=device, dtype=gpubp.float64))
+    with pytest.raises(TypeError, match=f"{name}: weight must be a Tensor"):
+        getattr(F, name)(x, x * 2, weight=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=f"{name}: reduction"):
+        getattr(F, name)(x, x * 2, reduction="avg", weight=gpubp.ones_like(x))
+
+
+def _legacy_cases(rng: np.random.Generator) -> dict[str, tuple[list[np.ndarray], dict]]:
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    p, y = rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0, 1, (4, 3))
+    labels = np.array([0, 2, 1, 2])
+    return {
+        "l1_loss": ([x, t], {}),
+        "mse_loss": ([x, t], {}),
+        "smooth_l1_loss": ([x, t], {"beta": 0.5}),
+        "nll_loss": ([x, labels], {"ignore_index": 1}),
+        "cross_entropy": ([x, labels], {"label_smoothing": 0.1}),
+        "binary_cross_entropy": ([p, y], {}),
+        "binary_cross_entropy_with_logits": ([x, y], {}),
+    }
+
+
+@pytest.mark.parametrize(
+    "legacy,reduction",
+    [({"size_average": False}, "sum"), ({"reduce": False}, "none"), ({"size_average": True, "reduce": True}, "mean")],
+)
+@pytest.mark.parametrize(
+    "name",
+    ["l1_loss", "mse_loss", "smooth_l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
+     "binary_cross_entropy_with_logits"],
+)  # fmt: skip
+def test_legacy_size_average_and_reduce(device: str, name: str, legacy: dict, reduction: str) -> None:
+    arrays, kw = _legacy_cases(rng_for("legacy", name))[name]
+    ours = [gpubp.tensor(a, device=device) for a in arrays]
+    with pytest.warns(UserWarning, match=f"please use reduction='{reduction}'"):
+        out = getattr(F, name)(*ours, **legacy, **kw)
+    plain = getattr(F, name)(*ours, reduction=reduction, **kw)
+    np.testing.assert_allclose(out.cpu().numpy(), plain.cpu().numpy(), rtol=1e-12)
+    assert out.shape == plain.shape
+    if torch is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            want = getattr(TF, name)(*(torch.tensor(a) for a in arrays), **legacy, **kw)
+        np.testing.assert_allclose(out.cpu().numpy(), want.numpy(), rtol=1e-10)
+
+
+def test_older_losses_take_torchs_positional_order(device: str) -> None:
+    # PyTorch's positional order: size_average sits before ignore_index / reduction, as torch 2.13
+    rng = rng_for("positional")
+    x, labels = gpubp.tensor(rng.standard_normal((4, 3)), device=device), gpubp.tensor([0, 2, 1, 1], device=device)
+    out = F.nll_loss(x, labels, None, None, 1, None, "sum")
+    assert out.item() == pytest.approx(F.nll_loss(x, labels, ignore_index=1, reduction="sum").item())
+    out = F.cross_entropy(x, labels, None, None, 2, None, "none", 0.2)
+    want = F.cross_entropy(x, labels, ignore_index=2, reduction="none", label_smoothing=0.2)
+    np.testing.assert_allclose(out.cpu().numpy(), want.cpu().numpy())
+    y = gpubp.tensor(rng.uniform(0, 1, (4, 3)), device=device)
+    pw = gpubp.tensor(rng.uniform(0.5, 2, 3), device=device)
+    out = F.binary_cross_entropy_with_logits(x, y, None, None, None, "none", pw)
+    np.testing.assert_allclose(
+        out.cpu().numpy(), F.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=pw).cpu().numpy()
+    )
+    if torch is not None:
+        import inspect
+
+        for name in ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
+                     "binary_cross_entropy", "binary_cross_entropy_with_logits"]:  # fmt: skip
+            ours = inspect.signature(getattr(F, name)).parameters
+            theirs = inspect.signature(getattr(TF, name)).parameters
+            assert [(k, v.default) for k, v in ours.items()] == [(k, v.default) for k, v in theirs.items()], name

@@ -427,12 +427,6 @@ EXCLUDED = {
 NOT_YET = {
     "nn.Conv2d.kernel_triple": "issue 14 (Conv3d and kernel triples): PyTorch's Conv2d builds a 5-D weight from a "
     "3-tuple kernel_size and fails only in forward; gpubp refuses it when built",
-    "nn.RNN.forward_unbatched": "issue 14: unbatched (2-D) recurrent input",
-    "nn.LSTM.forward_unbatched": "issue 14: unbatched (2-D) recurrent input",
-    "nn.GRU.forward_unbatched": "issue 14: unbatched (2-D) recurrent input",
-    "nn.Conv2d.forward_unbatched": "issue 14: unbatched (C, H, W) convolution input",
-    "nn.Conv1d.forward_unbatched": "issue 14: unbatched (C, L) convolution input",
-    "nn.MaxPool2d.unbatched": "issue 14: unbatched (C, H, W) pooling input",
 }
 
 # Range checks on tensor values run only on the CPU: on CUDA reading the values back would synchronize, so gpubp

@@ -2,7 +2,8 @@
 
 Layers with their own VJP live in ``gpubp.ops`` (linear, conv2d, pools, the fused cross-entropy);
 the rest are compositions of ops, so their gradients come from the tape. Each family has its own file
-(``_activation_fn``, ``_conv_fn``, ``_pool_fn``, ``_norm_fn``, ``_loss_fn``, ...); this module gathers them.
+(``_activation_fn``, ``_conv_fn``, ``_pool_fn``, ``_norm_fn``, ``_loss_fn``, ``_loss_margin_fn``, ...); this module
+gathers them.
 """
 
 from __future__ import annotations
@@ -23,23 +24,40 @@ from ..ops.loss import (
     host_values,
 )
 from ..tensor import Tensor
-from . import _activation_fn, _conv_fn, _distance_fn, _dropout_fn, _loss_fn, _norm_fn, _pool_fn
+from . import (
+    _activation_fn,
+    _conv_fn,
+    _distance_fn,
+    _dropout_fn,
+    _loss_fn,
+    _loss_margin_fn,
+    _norm_fn,
+    _pool_fn,
+    _pool_more_fn,
+    _resample_fn,
+)
 from ._activation_fn import *  # noqa: F403
 from ._conv_fn import *  # noqa: F403
 from ._distance_fn import *  # noqa: F403
 from ._dropout_fn import *  # noqa: F403
 from ._loss_fn import *  # noqa: F403
+from ._loss_margin_fn import *  # noqa: F403
 from ._norm_fn import *  # noqa: F403
 from ._pool_fn import *  # noqa: F403
+from ._pool_more_fn import *  # noqa: F403
+from ._resample_fn import *  # noqa: F403
 
 __all__ = (
     ["embedding", "linear", "one_hot", "pad", "unfold", "fold"]
     + _activation_fn.__all__
     + _conv_fn.__all__
     + _pool_fn.__all__
+    + _pool_more_fn.__all__
+    + _resample_fn.__all__
     + _dropout_fn.__all__
     + _norm_fn.__all__
     + _loss_fn.__all__
+    + _loss_margin_fn.__all__
     + _distance_fn.__all__
 )
 
