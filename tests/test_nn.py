@@ -590,3 +590,19 @@ def test_embedding_max_norm_and_scale_grad_by_freq_match_torch(device: str, kw: 
     np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)  # renormed
     with pytest.raises(ValueError, match="embedding: sparse=True"):
         F.embedding(gpubp.tensor(idx, device=device), ours, sparse=True)
+
+
+def test_embedding_module_options_and_from_pretrained_match_torch(device: str) -> None:
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    w = np.random.default_rng(3).standard_normal((6, 3))
+    ours = nn.Embedding.from_pretrained(gpubp.tensor(w, device=device), max_norm=1.0, padding_idx=1)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), max_norm=1.0, padding_idx=1)
+    assert repr(ours) == repr(theirs)
+    assert not ours.weight.requires_grad
+    idx = np.array([0, 3, 3, 5])
+    out = ours(gpubp.tensor(idx, device=device))
+    np.testing.assert_allclose(out.cpu().numpy(), theirs(torch.tensor(idx)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.detach().cpu().numpy(), theirs.weight.detach().numpy(), rtol=1e-12)
+    trainable = nn.Embedding.from_pretrained(gpubp.tensor(w, device=device), freeze=False, scale_grad_by_freq=True)
+    assert trainable.weight.requires_grad and "scale_grad_by_freq=True" in repr(trainable)

@@ -55,7 +55,7 @@ def _affine(y: Tensor, x: Tensor, weight: Tensor | None, bias: Tensor | None) ->
 
 
 def batch_norm(
-    x: Tensor,
+    input: Tensor,
     running_mean: Tensor | None,
     running_var: Tensor | None,
     weight: Tensor | None = None,
@@ -66,16 +66,16 @@ def batch_norm(
 ) -> Tensor:
     """Normalize each channel (dim 1) by batch statistics (training) or running ones (eval);
     in training the running statistics move by ``momentum`` (running var uses the unbiased var)."""
-    _check_tensor_input("batch_norm", x, 2)
+    _check_tensor_input("batch_norm", input, 2)
     stats = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
-    _check_batch_norm_args(x, stats)
-    axes = (0,) + tuple(range(2, x.ndim))
+    _check_batch_norm_args(input, stats)
+    axes = (0,) + tuple(range(2, input.ndim))
     if training:
-        n = x.numel() // x.shape[1]
+        n = input.numel() // input.shape[1]
         if n < 2:
-            raise InputError(f"batch_norm: training needs more than 1 value per channel, got input shape {x.shape}")
-        mean = x.mean(axes, keepdim=True)
-        var = x.var(axes, correction=0, keepdim=True)
+            raise InputError(f"batch_norm: training needs more than 1 value per channel, got input shape {input.shape}")
+        mean = input.mean(axes, keepdim=True)
+        var = input.var(axes, correction=0, keepdim=True)
         with no_grad():
             if running_mean is not None:
                 running_mean.mul_(1 - momentum).add_(mean.reshape(-1).detach() * momentum)
@@ -84,12 +84,12 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-        mean, var = _channel_view(running_mean, x.ndim), _channel_view(running_var, x.ndim)
-    return _affine((x - mean) * (var + eps).rsqrt(), x, weight, bias)
+        mean, var = _channel_view(running_mean, input.ndim), _channel_view(running_var, input.ndim)
+    return _affine((input - mean) * (var + eps).rsqrt(), input, weight, bias)
 
 
 def instance_norm(
-    x: Tensor,
+    input: Tensor,
     running_mean: Tensor | None = None,
     running_var: Tensor | None = None,
     weight: Tensor | None = None,
@@ -100,32 +100,32 @@ def instance_norm(
 ) -> Tensor:
     """Normalize each (sample, channel) over its spatial dims; given running statistics move by ``momentum`` toward
     the batch average of the per-instance ones (unbiased var), and are used instead when not ``use_input_stats``."""
-    _check_tensor_input("instance_norm", x, 2)
+    _check_tensor_input("instance_norm", input, 2)
     stats = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
-    _check_batch_norm_args(x, stats, "instance_norm")
-    axes = tuple(range(2, x.ndim))
+    _check_batch_norm_args(input, stats, "instance_norm")
+    axes = tuple(range(2, input.ndim))
     if use_input_stats:
-        n = x.numel() // (x.shape[0] * x.shape[1]) if x.numel() else 0
+        n = input.numel() // (input.shape[0] * input.shape[1]) if input.numel() else 0
         if n == 1 or not axes:  # PyTorch: ValueError
             raise ValueError(
-                f"instance_norm: expected more than 1 spatial element when training, got input size {x.shape}"
+                f"instance_norm: expected more than 1 spatial element when training, got input size {input.shape}"
             )
-        mean = x.mean(axes, keepdim=True)  # (N, C, 1, ...)
-        var = x.var(axes, correction=0, keepdim=True)
+        mean = input.mean(axes, keepdim=True)  # (N, C, 1, ...)
+        var = input.var(axes, correction=0, keepdim=True)
         with no_grad():
             if running_mean is not None:
-                batch_mean = mean.detach().reshape(x.shape[:2]).mean(0)
+                batch_mean = mean.detach().reshape(input.shape[:2]).mean(0)
                 running_mean.mul_(1 - momentum).add_(batch_mean.astype(running_mean.dtype) * momentum)
             if running_var is not None:
-                batch_var = var.detach().reshape(x.shape[:2]).mean(0) * (n / (n - 1))
+                batch_var = var.detach().reshape(input.shape[:2]).mean(0) * (n / (n - 1))
                 running_var.mul_(1 - momentum).add_(batch_var.astype(running_var.dtype) * momentum)
     else:
         if running_mean is None or running_var is None:  # PyTorch: RuntimeError
             raise InputError(
                 "instance_norm: expected running_mean and running_var to be defined when use_input_stats is false"
             )
-        mean, var = _channel_view(running_mean, x.ndim), _channel_view(running_var, x.ndim)
-    return _affine((x - mean) * (var + eps).rsqrt(), x, weight, bias)
+        mean, var = _channel_view(running_mean, input.ndim), _channel_view(running_var, input.ndim)
+    return _affine((input - mean) * (var + eps).rsqrt(), input, weight, bias)
 
 
 def _normalized_shape(op: str, x: Tensor, normalized_shape: Any) -> tuple[int, ...]:
@@ -144,13 +144,13 @@ def _normalized_shape(op: str, x: Tensor, normalized_shape: Any) -> tuple[int, .
 
 
 def layer_norm(
-    x: Tensor, normalized_shape: Any, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+    input: Tensor, normalized_shape: Any, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
     """Normalize over the last len(normalized_shape) dims."""
-    shape = _normalized_shape("layer_norm", x, normalized_shape)
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    mean = x.mean(axes, keepdim=True)
-    y = (x - mean) * (x.var(axes, correction=0, keepdim=True) + eps).rsqrt()
+    shape = _normalized_shape("layer_norm", input, normalized_shape)
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    mean = input.mean(axes, keepdim=True)
+    y = (input - mean) * (input.var(axes, correction=0, keepdim=True) + eps).rsqrt()
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -158,68 +158,72 @@ def layer_norm(
     return y
 
 
-def rms_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
-    """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight; eps None is the dtype's machine
-    epsilon (float32's for a float16 input, which is computed in float32 as PyTorch)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"rms_norm: input must be a Tensor, got {type(x).__name__}")
-    shape = _normalized_shape("rms_norm", x, normalized_shape)
+def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight (x the input); eps None is the
+    dtype's machine epsilon (float32's for a float16 input, which is computed in float32 as PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rms_norm: input must be a Tensor, got {type(input).__name__}")
+    shape = _normalized_shape("rms_norm", input, normalized_shape)
     if weight is not None and tuple(weight.shape) != shape:
         raise InputError(f"rms_norm: weight must have shape {shape} (normalized_shape), got {weight.shape}")
-    xw = x.astype(np.float32) if x.dtype in (np.float16,) or x.dtype.name == "bfloat16" else x
+    xw = input.astype(np.float32) if input.dtype in (np.float16,) or input.dtype.name == "bfloat16" else input
     if eps is None:
         eps = float(np.finfo(xw.dtype).eps)
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
     y = xw * ((xw * xw).mean(axes, keepdim=True) + eps).rsqrt()
     if weight is not None:
         y = y * weight
-    return y if y.dtype == x.dtype else y.astype(x.dtype)
+    return y if y.dtype == input.dtype else y.astype(input.dtype)
 
 
 def group_norm(
-    x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
     """Split the channels (dim 1) into ``num_groups`` groups and normalize each sample's group over its channels and
     spatial dims, then scale and shift per channel."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"group_norm: input must be a Tensor, got {type(x).__name__}")
-    if x.ndim < 2:  # PyTorch: RuntimeError
-        raise InputError(f"group_norm: expected at least 2 dimensions for input tensor but received {x.ndim}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"group_norm: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim < 2:  # PyTorch: RuntimeError
+        raise InputError(f"group_norm: expected at least 2 dimensions for input tensor but received {input.ndim}")
     if not isinstance(num_groups, numbers.Integral) or isinstance(num_groups, bool):
         raise TypeError(f"group_norm: num_groups must be an int, got {num_groups!r}")
-    if num_groups < 1 or x.shape[1] % num_groups:  # PyTorch: RuntimeError
+    if num_groups < 1 or input.shape[1] % num_groups:  # PyTorch: RuntimeError
         raise InputError(
             f"group_norm: expected number of channels in input to be divisible by num_groups, but got input of "
-            f"shape {list(x.shape)} and num_groups={num_groups}"
+            f"shape {list(input.shape)} and num_groups={num_groups}"
         )
-    per_group = x.shape[0] * x.shape[1] // num_groups * int(np.prod(x.shape[2:], dtype=np.int64))
+    per_group = input.shape[0] * input.shape[1] // num_groups * int(np.prod(input.shape[2:], dtype=np.int64))
     if per_group == 1:  # PyTorch's _verify_batch_size, a ValueError
-        raise ValueError(f"group_norm: expected more than 1 value per channel when training, got input size {x.shape}")
-    _check_tensor_input("group_norm", x, 2)
-    _check_batch_norm_args(x, {"weight": weight, "bias": bias}, "group_norm")
-    n = x.shape[0]
-    g = x.reshape(n, num_groups, -1)  # (N, G, C/G * spatial)
+        raise ValueError(
+            f"group_norm: expected more than 1 value per channel when training, got input size {input.shape}"
+        )
+    _check_tensor_input("group_norm", input, 2)
+    _check_batch_norm_args(input, {"weight": weight, "bias": bias}, "group_norm")
+    n = input.shape[0]
+    g = input.reshape(n, num_groups, -1)  # (N, G, C/G * spatial)
     y = (g - g.mean(-1, keepdim=True)) * (g.var(-1, correction=0, keepdim=True) + eps).rsqrt()
-    return _affine(y.reshape(x.shape), x, weight, bias)
+    return _affine(y.reshape(input.shape), input, weight, bias)
 
 
-def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
-    """x / (k + alpha * avg(x^2 over a window of ``size`` neighbouring channels, zero-padded)) ** beta, as PyTorch
-    (whose average always divides by ``size``)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"local_response_norm: input must be a Tensor, got {type(x).__name__}")
-    if x.ndim < 3:  # PyTorch: ValueError
-        raise ValueError(f"local_response_norm: expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """x / (k + alpha * avg(x^2 over a window of ``size`` neighbouring channels, zero-padded)) ** beta (x the input),
+    as PyTorch (whose average always divides by ``size``)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"local_response_norm: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim < 3:  # PyTorch: ValueError
+        raise ValueError(
+            f"local_response_norm: expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+        )
     if not isinstance(size, numbers.Integral) or isinstance(size, bool):
         raise TypeError(f"local_response_norm: size must be an int, got {size!r}")
     if size < 1:
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
-    if x.numel() == 0:
-        return x
-    c = x.shape[1]
-    sq = pad(x * x, (0, 0) * (x.ndim - 2) + (size // 2, (size - 1) // 2))  # (N, C + size - 1, ...)
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = pad(input * input, (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2))  # (N, C + size - 1, ...)
     window = sq[:, 0:c]
     for i in range(1, size):
         window = window + sq[:, i : i + c]
     div = (window * (alpha / size) + k) ** beta
-    return x / div
+    return input / div

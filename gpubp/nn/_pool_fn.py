@@ -144,7 +144,7 @@ def max_pool1d_with_indices(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    return_indices: bool = True,
+    return_indices: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """max_pool1d's values and int64 indices (flat within each input plane, for max_unpool1d)."""
     return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode)
@@ -157,7 +157,7 @@ def max_pool2d_with_indices(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    return_indices: bool = True,
+    return_indices: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """max_pool2d's values and int64 indices (h * W + w within each input plane, for max_unpool2d)."""
     return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode)
@@ -170,7 +170,7 @@ def max_pool3d_with_indices(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    return_indices: bool = True,
+    return_indices: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """max_pool3d's values and int64 indices (flat within each input volume, for max_unpool3d)."""
     return _max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode)
@@ -378,21 +378,21 @@ def _adaptive_max(op: str, x: Tensor, d: int, output_size: Any) -> tuple[Tensor,
 
 
 def adaptive_max_pool1d_with_indices(
-    input: Tensor, output_size: Any, return_indices: bool = True
+    input: Tensor, output_size: Any, return_indices: bool = False
 ) -> tuple[Tensor, Tensor]:
     """adaptive_max_pool1d's values and int64 flat indices."""
     return _adaptive_max("adaptive_max_pool1d", input, 1, output_size)
 
 
 def adaptive_max_pool2d_with_indices(
-    input: Tensor, output_size: Any, return_indices: bool = True
+    input: Tensor, output_size: Any, return_indices: bool = False
 ) -> tuple[Tensor, Tensor]:
     """adaptive_max_pool2d's values and int64 flat indices."""
     return _adaptive_max("adaptive_max_pool2d", input, 2, output_size)
 
 
 def adaptive_max_pool3d_with_indices(
-    input: Tensor, output_size: Any, return_indices: bool = True
+    input: Tensor, output_size: Any, return_indices: bool = False
 ) -> tuple[Tensor, Tensor]:
     """adaptive_max_pool3d's values and int64 flat indices."""
     return _adaptive_max("adaptive_max_pool3d", input, 3, output_size)

@@ -296,7 +296,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last len(pad)//2 dims; ``pad`` = (last_left, last_right, 2nd_last_left, ...), as PyTorch.
 
     Modes: constant, reflect, replicate, circular.
@@ -311,25 +311,25 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     elif not isinstance(value, numbers.Number):
         raise TypeError(f"pad: argument 'value' must be a number, not {type(value).__name__}")
     pad = [int(p) for p in pad]
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise InputError(f"pad: expected an even number of pads for at most {x.ndim} dims, got {pad}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise InputError(f"pad: expected an even number of pads for at most {input.ndim} dims, got {pad}")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
-    widths = [(0, 0)] * x.ndim
+    widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    if mode == "reflect" and any(max(ws) >= x.shape[i] for i, ws in enumerate(widths) if max(ws) > 0):
-        raise InputError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {x.shape}")
-    xp, shape = x._be.xp, x._data.shape
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "reflect" and any(max(ws) >= input.shape[i] for i, ws in enumerate(widths) if max(ws) > 0):
+        raise InputError(f"pad: reflect padding {pad} must be smaller than the padded dims of shape {input.shape}")
+    xp, shape = input._be.xp, input._data.shape
     if mode == "constant":
-        out = xp.pad(x._data, widths, mode="constant", constant_values=value)
+        out = xp.pad(input._data, widths, mode="constant", constant_values=value)
         key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))
-        return make("pad", out, x._be, (x,), lambda m, g: (g[key],))
-    out = xp.pad(x._data, widths, mode=_PAD_MODES[mode])
+        return make("pad", out, input._be, (input,), lambda m, g: (g[key],))
+    out = xp.pad(input._data, widths, mode=_PAD_MODES[mode])
     # where each output element came from, as flat input indices: the gradient scatters back
-    source = xp.pad(xp.arange(x._data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
+    source = xp.pad(xp.arange(input._data.size).reshape(shape), widths, mode=_PAD_MODES[mode]).reshape(-1)
 
     n = math.prod(shape)
 
@@ -337,7 +337,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
         # a scatter-add, no host sync (bincount would read its length back on a GPU)
         return (m.index_scatter(g.reshape(-1), (n,), g.dtype, (source,), True).reshape(shape),)
 
-    return make("pad", out, x._be, (x,), rule, saved=(source,))
+    return make("pad", out, input._be, (input,), rule, saved=(source,))
 
 
 def contiguous(x: Tensor) -> Tensor:
