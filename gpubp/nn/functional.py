@@ -29,6 +29,7 @@ from . import (
     _conv_fn,
     _distance_fn,
     _dropout_fn,
+    _linear_fn,
     _loss_fn,
     _loss_margin_fn,
     _norm_fn,
@@ -40,6 +41,7 @@ from ._activation_fn import *  # noqa: F403
 from ._conv_fn import *  # noqa: F403
 from ._distance_fn import *  # noqa: F403
 from ._dropout_fn import *  # noqa: F403
+from ._linear_fn import *  # noqa: F403
 from ._loss_fn import *  # noqa: F403
 from ._loss_margin_fn import *  # noqa: F403
 from ._norm_fn import *  # noqa: F403
@@ -55,6 +57,7 @@ __all__ = (
     + _pool_more_fn.__all__
     + _resample_fn.__all__
     + _dropout_fn.__all__
+    + _linear_fn.__all__
     + _norm_fn.__all__
     + _loss_fn.__all__
     + _loss_margin_fn.__all__

@@ -5,6 +5,7 @@ from .. import conv as _conv
 from .. import distance as _distance
 from .. import dropout as _dropout
 from .. import layers as _layers
+from .. import lazy as _lazy
 from .. import loss as _loss
 from .. import normalization as _normalization
 from .. import padding as _padding
@@ -17,6 +18,7 @@ from ..conv import *  # noqa: F403
 from ..distance import *  # noqa: F403
 from ..dropout import *  # noqa: F403
 from ..layers import *  # noqa: F403
+from ..lazy import *  # noqa: F403
 from ..loss import *  # noqa: F403
 from ..module import Module
 from ..normalization import *  # noqa: F403
@@ -35,6 +37,7 @@ from . import (
     flatten,
     fold,
     instancenorm,
+    lazy,
     linear,
     loss,
     module,
@@ -53,6 +56,7 @@ __all__ = (
     + _conv.__all__
     + _dropout.__all__
     + _layers.__all__
+    + _lazy.__all__
     + _loss.__all__
     + _distance.__all__
     + _normalization.__all__
