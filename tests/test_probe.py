@@ -420,14 +420,13 @@ EXCLUDED = {
     "as when called; PyTorch's only when called",
     "state.load_state_dict.numpy_value": "gpubp's load_state_dict takes NumPy arrays as values too (a checkpoint read "
     "with NumPy loads directly); PyTorch's wants tensors",
+    "nn.Conv2d.kernel_triple": "gpubp's Conv2d refuses a 3-tuple kernel_size when built; PyTorch's builds a 5-D weight "
+    "and fails only in forward",
 }
 
 # Features PyTorch has and gpubp does not have yet, each with the open issue that builds it: these cases skip until
 # then (and the meta-test below fails once a listed case id no longer exists).
-NOT_YET = {
-    "nn.Conv2d.kernel_triple": "issue 14 (Conv3d and kernel triples): PyTorch's Conv2d builds a 5-D weight from a "
-    "3-tuple kernel_size and fails only in forward; gpubp refuses it when built",
-}
+NOT_YET: dict[str, str] = {}
 
 # Range checks on tensor values run only on the CPU: on CUDA reading the values back would synchronize, so gpubp
 # produces NaN there instead of raising (DESIGN.md). On "cuda" these cases must not raise and must give a NaN.
