@@ -163,6 +163,18 @@ def _export_families() -> None:
 
 _export_families()
 
+# torch.* twins of nn.functional's functions, where PyTorch's top-level function takes the same arguments (not, for
+# example, torch.embedding(weight, indices) or the losses whose torch.* forms take an integer reduction)
+NN_FUNCTIONS = (
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "avg_pool1d", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+    "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
+    "cosine_similarity", "pairwise_distance", "pdist",
+    "prelu", "selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold", "threshold_", "hardshrink", "relu_",
+    "group_norm", "layer_norm", "rms_norm",
+)  # fmt: skip
+globals().update({_name: getattr(nn.functional, _name) for _name in NN_FUNCTIONS})
+
 from . import special  # noqa: E402 - torch.special's names, over the ops exported above
 
 __version__ = "0.1.0"

@@ -125,7 +125,8 @@ def test_float16_gradient_norm_does_not_overflow() -> None:
     w = gpubp.full((1000,), 1.0, dtype=gpubp.float16, device="cuda", requires_grad=True)
     (w * 20.0).sum().backward()  # every gradient 20: norm 632, sum of squares 400000 > float16's 65504
     total = nn.utils.clip_grad_norm_([w], 1.0)
-    assert total.dtype == gpubp.float32 and abs(total.item() - 20.0 * 1000**0.5) < 0.1
+    # summed in float32 (400000 would overflow float16), returned in the gradients' dtype as PyTorch
+    assert total.dtype == gpubp.float16 and abs(total.item() - 20.0 * 1000**0.5) < 0.5
     np.testing.assert_allclose(w.grad.detach().cpu().numpy().astype(np.float64), 1.0 / 1000**0.5, rtol=1e-2)
 
 

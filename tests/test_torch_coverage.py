@@ -2,7 +2,8 @@
 
 - The coverage table is current for the installed PyTorch (``python tests/torch_coverage.py`` rewrites it).
 - Every public gpubp function is classified: an op with a gradient (which ``test_ops_grad.py`` requires a gradient
-  case of), an op without one, a factory, or a utility listed here.
+  case of), an op without one, a factory, one of nn.functional's (``gpubp.NN_FUNCTIONS``, checked against PyTorch in
+  ``tests/test_nn_*.py``), or a utility listed here.
 - Every function gpubp shares with PyTorch that PyTorch differentiates (probed: called on one float64 tensor that
   requires grad, its float result requires grad) is a differentiable op of gpubp's with a gradient case.
 """
@@ -48,6 +49,11 @@ def _op_name(name: str) -> str:
     return gpubp.ops.TOP_LEVEL.get(name, name)
 
 
+def _is_nn_function(name: str) -> bool:
+    """gpubp.<name> is nn.functional's (gpubp.NN_FUNCTIONS), checked against PyTorch by tests/test_nn_*.py."""
+    return name in gpubp.NN_FUNCTIONS and getattr(gpubp, name) is getattr(gpubp.nn.functional, name)
+
+
 def _is_factory(name: str) -> bool:
     return getattr(getattr(gpubp, name), "__module__", "") == "gpubp.creation"
 
@@ -55,7 +61,9 @@ def _is_factory(name: str) -> bool:
 def test_every_gpubp_function_is_classified() -> None:
     ops = set(gpubp.ops.DIFFERENTIABLE) | set(gpubp.ops.NON_DIFFERENTIABLE)
     unclassified = [
-        n for n in _gpubp_functions() if _op_name(n) not in ops and n not in UTILITIES and not _is_factory(n)
+        n
+        for n in _gpubp_functions()
+        if _op_name(n) not in ops and n not in UTILITIES and not _is_factory(n) and not _is_nn_function(n)
     ]
     assert not unclassified, f"gpubp functions that are neither ops, factories nor listed utilities: {unclassified}"
 
@@ -68,7 +76,9 @@ def test_functions_torch_differentiates_have_gradient_cases() -> None:
     x = np.random.default_rng(0).standard_normal((3, 4)) + 2.5  # positive: log, sqrt, ... take it
     wrong = []
     for name in torch_coverage.torch_functions():
-        if name not in _gpubp_functions() or name in UTILITIES or name in NO_TORCH_DERIVATIVE or _is_factory(name):
+        if name not in _gpubp_functions() or name in UTILITIES or name in NO_TORCH_DERIVATIVE:
+            continue
+        if _is_factory(name) or _is_nn_function(name):
             continue
         t = torch.from_numpy(x.copy()).requires_grad_()
         try:
