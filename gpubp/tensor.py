@@ -99,9 +99,10 @@ class Tensor:
 
     @staticmethod
     def _wrap(data: Any, be: Backend, vc: list | None = None) -> Tensor:
-        """Wrap an array without copying or checking (the fast path every op uses)."""
+        """Wrap an array without copying or checking (the fast path every op uses). A NumPy scalar (what NumPy's
+        ufuncs return for 0-d input) becomes a 0-d array, so in-place writes to the tensor work."""
         t = object.__new__(Tensor)
-        t._data = data
+        t._data = np.asarray(data) if isinstance(data, np.generic) else data
         t._be = be
         t._requires_grad = False
         t._grad = None

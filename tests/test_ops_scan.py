@@ -335,3 +335,13 @@ def test_scans_never_read_device_data_on_the_host() -> None:
         with strict():
             run(x).backward()
         np.testing.assert_allclose(np.asarray(x.grad._data), _np(ref.grad), rtol=1e-12, equal_nan=True)
+
+
+def test_norm_gradient_at_zero_elements_is_zero_for_p_below_one(device: str) -> None:
+    """PyTorch's norm backward gives a zero element gradient 0 for every p (0 ** (p - 1) would be inf for p < 1)."""
+    a = np.array([[0.0, 1.5, -2.0], [0.3, 0.0, 0.0]])
+    for p in (0.5, 3.0):
+        x = gpubp.tensor(a, device=device, requires_grad=True)
+        x.norm(p, 1).sum().backward()
+        g = x.grad.cpu().numpy()
+        assert np.isfinite(g).all() and g[0, 0] == 0 and g[1, 1] == 0 and g[1, 0] == pytest.approx(1.0)

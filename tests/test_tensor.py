@@ -396,3 +396,12 @@ def test_inplace_ops_raise_as_pytorch(device: str) -> None:
     for exc, match, f in cases:
         _same_error(exc, match, lambda f=f: f(x), (lambda f=f: f(tx)) if tx is not None else None)
         np.testing.assert_array_equal(x.cpu().numpy(), before)
+
+
+def test_zero_dim_results_take_in_place_writes(device: str) -> None:
+    """NumPy's ufuncs return scalars for 0-d input; the tensor still holds a writable 0-d array."""
+    x = gpubp.tensor([3.0, 4.0], device=device)
+    y = (x * x).sum().sqrt()
+    y.copy_(gpubp.tensor(2.0, device=device))
+    y.add_(1.0)
+    assert y.item() == 3.0 and y.shape == ()

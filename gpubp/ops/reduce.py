@@ -293,7 +293,9 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tenso
             if p == 2:
                 return (m.expand(g, dims, keepdim, shape) * (d / safe) * m.const(pos),)
             sign = m.const(xp.sign(m.raw(d)))
-            return (m.expand(g, dims, keepdim, shape) * sign * (m.abs(d) / safe) ** (p - 1) * m.const(pos),)
+            # a zero element gets gradient 0, as PyTorch (for p < 1, 0 ** (p - 1) would be inf, times its sign 0 NaN)
+            ratio = m.where(m.raw(d) != 0, m.abs(d) / safe, 1.0)
+            return (m.expand(g, dims, keepdim, shape) * sign * ratio ** (p - 1) * m.const(pos),)
 
     result = out if keepdim else out.reshape(_reduced_shape(shape, dims, False))
     return make("norm", result, x._be, (x,), rule, saved=saved)
