@@ -24,7 +24,7 @@ __all__ = [
     "softmax", "softplus", "tanh",
     "hardtanh", "hardtanh_", "relu6", "hardswish", "hardsigmoid", "mish", "selu", "selu_", "celu", "celu_", "prelu",
     "rrelu", "rrelu_", "softsign", "logsigmoid", "glu", "softmin", "threshold", "threshold_", "tanhshrink",
-    "softshrink", "hardshrink",
+    "softshrink", "hardshrink", "gumbel_softmax",
 ]  # fmt: skip
 
 # SELU's constants (Klambauer et al. 2017), to PyTorch's precision
@@ -387,6 +387,24 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     """x - logsumexp(x) along ``dim``, computed stably; ``dtype`` and dim=None as ``softmax``."""
     input, dim = _rowwise_args("log_softmax", input, dim, dtype)
     return ops.log_softmax(input, dim)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """softmax((logits + g) / tau) along ``dim``, g ~ Gumbel(0, 1) from gpubp's generator on the logits' device;
+    ``hard``: the one-hot of its argmax, with the soft sample's (straight-through) gradient. ``eps`` is deprecated
+    and unused, as PyTorch."""
+    _float_input("gumbel_softmax", logits)
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    from ..creation import empty_like, zeros_like  # creation sits beside ops; imported where used
+
+    gumbels = -empty_like(logits).exponential_().log()  # ~ Gumbel(0, 1)
+    y_soft = ops.softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft  # the reparameterization trick
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft  # straight through: the value of y_hard, the gradient of y_soft
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:

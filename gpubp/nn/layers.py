@@ -17,7 +17,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Flatten", "Unflatten", "Embedding"]
+__all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag"]
 
 
 def _param(*shape: int, device: Any = None, dtype: Any = None) -> Parameter:
@@ -80,12 +80,13 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise InputError(f"Linear: expected input of shape (..., {self.in_features}), got {x.shape}")
-        if x.dtype != self.weight.dtype:  # PyTorch: "mat1 and mat2 must have the same dtype" (a RuntimeError)
+        w = self.weight  # read once: a parametrized weight is recomputed on every read
+        if x.dtype != w.dtype:  # PyTorch: "mat1 and mat2 must have the same dtype" (a RuntimeError)
             raise InputTypeError(
-                f"Linear: input dtype {x.dtype} does not match weight dtype {self.weight.dtype}; convert the input "
-                f"with .to({self.weight.dtype}) or the layer with .to(dtype={x.dtype})"
+                f"Linear: input dtype {x.dtype} does not match weight dtype {w.dtype}; convert the input "
+                f"with .to({w.dtype}) or the layer with .to(dtype={x.dtype})"
             )
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(x, w, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -213,4 +214,164 @@ class Embedding(Module):
             s += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s
+
+
+class Bilinear(Module):
+    """y = x1^T W x2 + b, for x1 (..., in1_features) and x2 (..., in2_features); W, b ~ U(+-1/sqrt(in1_features))."""
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.in1_features = _int_arg("Bilinear", "in1_features", in1_features, 0)
+        self.in2_features = _int_arg("Bilinear", "in2_features", in2_features, 0)
+        self.out_features = _int_arg("Bilinear", "out_features", out_features, 0)
+        self.weight = _param(out_features, in1_features, in2_features, device=device, dtype=dtype)
+        self.register_parameter("bias", _param(out_features, device=device, dtype=dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features)), as PyTorch."""
+        if self.in1_features <= 0:
+            raise ValueError(f"in1_features must be > 0, but got (in1_features={self.in1_features})")
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxes of bags of embeddings (F.embedding_bag), without a (bags, size, dim) result to reduce."""
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        num_embeddings = _int_arg("EmbeddingBag", "num_embeddings", num_embeddings, 1)
+        embedding_dim = _int_arg("EmbeddingBag", "embedding_dim", embedding_dim, 0)
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
+        if sparse:  # gpubp's gradients are dense arrays
+            raise ValueError(
+                "EmbeddingBag: sparse=True (a sparse gradient) is not supported in gpubp; use sparse=False"
+            )
+        if padding_idx is not None:
+            if not isinstance(padding_idx, numbers.Integral) or isinstance(padding_idx, bool):
+                raise TypeError(f"EmbeddingBag: padding_idx must be an int or None, got {padding_idx!r}")
+            if not -num_embeddings <= padding_idx < num_embeddings:  # PyTorch: an AssertionError
+                raise ValueError(
+                    f"EmbeddingBag: padding_idx must be within num_embeddings: in [{-num_embeddings}, "
+                    f"{num_embeddings - 1}], got {padding_idx}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = _param(num_embeddings, embedding_dim, device=device, dtype=dtype)
+            self.reset_parameters()
+        else:  # the table itself (from_pretrained), not copied
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"EmbeddingBag: _weight must have shape ({num_embeddings}, {embedding_dim}), "
+                    f"got {tuple(_weight.shape)}"
+                )
+            self.weight = Parameter(_weight)
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+
+    def reset_parameters(self) -> None:
+        """Weight ~ N(0, 1), its padding_idx row zero, as PyTorch."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+    ) -> EmbeddingBag:
+        """An EmbeddingBag whose table is ``embeddings`` (rows, dim); frozen (no gradient) unless ``freeze=False``."""
+        if embeddings.ndim != 2:
+            raise ValueError(
+                f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}"
+            )
+        rows, cols = embeddings.shape
+        bag = cls(
+            num_embeddings=rows,
+            embedding_dim=cols,
+            _weight=embeddings,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            mode=mode,
+            sparse=sparse,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+        )
+        bag.weight.requires_grad = not freeze
+        return bag
+
+    def forward(self, input: Tensor, offsets: Tensor | None = None, per_sample_weights: Tensor | None = None) -> Tensor:
+        return F.embedding_bag(
+            input,
+            self.weight,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
+        )
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm!r}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type!r}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq!r}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx!r}"
         return s
