@@ -428,10 +428,11 @@ class Tensor:
                 "deepcopy: only tensors created explicitly by the user (graph leaves) support the deepcopy protocol; "
                 "detach() it first"
             )
-        out = Tensor._wrap(self._data.copy(), self._be)
+        with self._be.enter():  # the copy is made on the tensor's device, whichever device is current
+            out = Tensor._wrap(self._data.copy(), self._be)
+            if self._grad is not None:
+                out._grad = Tensor._wrap(self._grad._data.copy(), self._be)
         out._requires_grad = self._requires_grad
-        if self._grad is not None:
-            out._grad = Tensor._wrap(self._grad._data.copy(), self._be)
         memo[id(self)] = out
         return out
 

@@ -110,6 +110,8 @@ def test_readme_states_the_coverage() -> None:
         if line.startswith("- `") and "gpubp has **" in line:
             figure = line.split("**")[1]
             name = line.split("`")[1]
-            assert f"{figure}** of `{name}`" in readme or f"{figure}** of its `{name}`" in readme or (
-                name in ("torch.*", "Tensor") and figure in readme
+            assert (
+                f"{figure}** of `{name}`" in readme
+                or f"{figure}** of its `{name}`" in readme
+                or (name in ("torch.*", "Tensor") and figure in readme)
             ), f"README.md does not state the coverage {figure!r} of `{name}` (docs/torch_coverage.md)"

@@ -27,7 +27,9 @@ def _signature(obj: Any) -> inspect.Signature | None:
 
 def _params(sig: inspect.Signature) -> list[inspect.Parameter]:
     skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    return [p for p in sig.parameters.values() if p.name != "self" and not p.name.startswith("_") and p.kind not in skip]
+    return [
+        p for p in sig.parameters.values() if p.name != "self" and not p.name.startswith("_") and p.kind not in skip
+    ]
 
 
 def _takes_anything(sig: inspect.Signature) -> bool:

@@ -210,6 +210,12 @@ def apply_(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any, **kwargs
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(t).__name__}")
     _check_inplace(t, name)
+    with t._be.enter():  # on t's device, whichever is current (nn's inplace= forms call this directly)
+        return _apply(t, fn, name, *args, **kwargs)
+
+
+def _apply(t: Tensor, fn: Callable[..., Tensor], name: str, *args: Any, **kwargs: Any) -> Tensor:
+    """apply_ on the checked tensor, inside its device."""
     recording = _recording(t, *args, *kwargs.values())
     r = fn(_snapshot(t) if recording else t, *args, **kwargs)
     if r.shape != t.shape:
