@@ -165,7 +165,6 @@ def test_a_training_step_on_the_second_device_stays_there(two_devices: None) -> 
     assert x.grad._data.device.id == 1
 
 
-
 def test_deepcopy_and_inplace_activations_enter_the_second_device(two_devices: None) -> None:
     """With cuda:0 current, a deep copy of a cuda:1 module (AveragedModel does one) and an nn inplace= form on cuda:1
     run on cuda:1: neither goes through an op that enters the device for it."""
@@ -176,6 +175,7 @@ def test_deepcopy_and_inplace_activations_enter_the_second_device(two_devices: N
     np.testing.assert_allclose(twin(x).detach().cpu().numpy(), model(x).detach().cpu().numpy())
     y = gpubp.randn(5, device="cuda:1") * 3
     assert nn.functional.hardtanh(y, inplace=True) is y and float(y.abs().max().item()) <= 1.0
+
 
 # ---- defect 6: backward does not synchronize where forward already did ------------------------------------------
 def test_pad_and_mask_backward_do_not_synchronize(sync_errors: None) -> None:

@@ -30,6 +30,22 @@ __all__ = [
 ]
 
 
+def _register_affine(module: Module, shape: Any, weight: bool, bias: bool, device: Any, dtype: Any) -> None:
+    """The affine parameters every norm layer has: ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None."""
+    dev = device or default_device()
+    module.register_parameter("weight", Parameter(creation.ones(shape, device=dev, dtype=dtype)) if weight else None)
+    module.register_parameter("bias", Parameter(creation.zeros(shape, device=dev, dtype=dtype)) if bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    """Weight 1 and bias 0, where the layer has them."""
+    with no_grad():
+        if module.weight is not None:
+            module.weight.fill_(1)
+        if getattr(module, "bias", None) is not None:
+            module.bias.zero_()
+
+
 class _NormBase(Module):
     """What batch and instance norm share: per-channel affine parameters and optional running statistics."""
 
@@ -53,14 +69,8 @@ class _NormBase(Module):
             raise TypeError(f"{type(self).__name__}: momentum must be a number or None, got {momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
+        _register_affine(self, num_features, affine, affine and bias, device, dtype)
         dev = device or default_device()
-        self.register_parameter(
-            "weight", Parameter(creation.ones(num_features, device=dev, dtype=dtype)) if affine else None
-        )
-        use_bias = affine and bias
-        self.register_parameter(
-            "bias", Parameter(creation.zeros(num_features, device=dev, dtype=dtype)) if use_bias else None
-        )
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, device=dev, dtype=dtype))
             self.register_buffer("running_var", creation.ones(num_features, device=dev, dtype=dtype))
@@ -88,11 +98,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Running statistics reset; weight 1, bias 0."""
         self.reset_running_stats()
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-            if self.bias is not None:
-                self.bias.zero_()
+        _reset_affine(self)
 
     def _upgrade_state_dict(self, state_dict: dict[str, Any], prefix: str, version: int | None) -> None:
         # a state dict without version 2 (a plain dict, or an old PyTorch one) may lack the counter: keep ours
@@ -254,19 +260,11 @@ class LayerNorm(Module):
             raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
         self.normalized_shape = tuple(_int_arg("LayerNorm", "normalized_shape", n, 0) for n in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        dev, shape = device or default_device(), self.normalized_shape
-        weight = Parameter(creation.ones(shape, device=dev, dtype=dtype)) if elementwise_affine else None
-        self.register_parameter("weight", weight)
-        use_bias = elementwise_affine and bias
-        self.register_parameter("bias", Parameter(creation.zeros(shape, device=dev, dtype=dtype)) if use_bias else None)
+        _register_affine(self, self.normalized_shape, elementwise_affine, elementwise_affine and bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """Weight 1, bias 0."""
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-            if self.bias is not None:
-                self.bias.zero_()
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -298,22 +296,11 @@ class GroupNorm(Module):
         if num_channels % num_groups:  # PyTorch: ValueError
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dev = device or default_device()
-        self.register_parameter(
-            "weight", Parameter(creation.ones(num_channels, device=dev, dtype=dtype)) if affine else None
-        )
-        use_bias = affine and bias
-        self.register_parameter(
-            "bias", Parameter(creation.zeros(num_channels, device=dev, dtype=dtype)) if use_bias else None
-        )
+        _register_affine(self, num_channels, affine, affine and bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """Weight 1, bias 0."""
-        with no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1)
-            if self.bias is not None:
-                self.bias.zero_()
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -349,9 +336,7 @@ class RMSNorm(Module):
 
     def reset_parameters(self) -> None:
         """Weight 1."""
-        if self.weight is not None:
-            with no_grad():
-                self.weight.fill_(1)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)

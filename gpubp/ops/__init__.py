@@ -52,7 +52,6 @@ from .inplace import add_, clamp_, copy_, div_, fill_, mul_, setitem, sub_, zero
 from .linalg import bmm, linear, matmul, mm
 from .loss import cross_entropy, mse_loss
 from .pool import avg_pool2d, max_pool2d
-from .recurrent import lstm_cell
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .shape import (
     astype,
@@ -85,7 +84,7 @@ DIFFERENTIABLE = (
     "reshape", "flatten", "transpose", "permute", "expand", "broadcast_to", "squeeze", "unsqueeze",
     "cat", "stack", "split", "chunk", "pad", "getitem", "index_put", "contiguous", "clone", "astype",
     "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu", "softmax", "log_softmax",
-    "cross_entropy", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d", "lstm_cell",
+    "cross_entropy", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
 )  # fmt: skip
 
 # Public functions without a gradient (comparisons, indices, in-place writes, device moves).
