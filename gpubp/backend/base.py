@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .attention_reference import AttentionReferences
+from .norm_reference import NormReferences
 from .optim_reference import OptimizerReferences
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -37,7 +39,7 @@ ACTIVATION_SAVES = {
 }
 
 
-class Backend(OptimizerReferences, ABC):
+class Backend(OptimizerReferences, AttentionReferences, NormReferences, ABC):
     """One device's array library plus its fused primitives."""
 
     xp: Any = None

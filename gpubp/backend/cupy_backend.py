@@ -20,12 +20,14 @@ import numpy as np
 
 from . import SWITCHING, kernels
 from .base import Backend
+from .cupy_attention import FusedAttention
 from .cupy_multi_tensor import FusedMultiTensor
+from .cupy_norm import FusedNorm
 
 BLOCK = 256  # threads per block for every kernel; row kernels run 8 warps (rows) per block
 
 
-class CupyBackend(FusedMultiTensor):
+class CupyBackend(FusedAttention, FusedNorm, FusedMultiTensor):
     """Arrays in one GPU's memory; fused primitives run gpubp's own kernels.
 
     Every public method runs with this backend's device current (``_on_own_device`` below), so allocations and

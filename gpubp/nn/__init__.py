@@ -4,6 +4,7 @@ its own file with an ``__all__`` (``activation``, ``conv``, ``pooling``, ...), g
 
 from . import functional, init, modules, parameter, utils
 from .activation import *  # noqa: F403
+from .attention import *  # noqa: F403
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import *  # noqa: F403
 from .distance import *  # noqa: F403
@@ -18,3 +19,4 @@ from .parameter import Buffer, Parameter
 from .pooling import *  # noqa: F403
 from .resampling import *  # noqa: F403
 from .rnn import *  # noqa: F403
+from .transformer import *  # noqa: F403

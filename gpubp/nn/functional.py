@@ -26,24 +26,28 @@ from ..ops.loss import (
 from ..tensor import Tensor
 from . import (
     _activation_fn,
+    _attention_fn,
     _conv_fn,
     _distance_fn,
     _dropout_fn,
     _linear_fn,
     _loss_fn,
     _loss_margin_fn,
+    _mha_fn,
     _norm_fn,
     _pool_fn,
     _pool_more_fn,
     _resample_fn,
 )
 from ._activation_fn import *  # noqa: F403
+from ._attention_fn import *  # noqa: F403
 from ._conv_fn import *  # noqa: F403
 from ._distance_fn import *  # noqa: F403
 from ._dropout_fn import *  # noqa: F403
 from ._linear_fn import *  # noqa: F403
 from ._loss_fn import *  # noqa: F403
 from ._loss_margin_fn import *  # noqa: F403
+from ._mha_fn import *  # noqa: F403
 from ._norm_fn import *  # noqa: F403
 from ._pool_fn import *  # noqa: F403
 from ._pool_more_fn import *  # noqa: F403
@@ -52,6 +56,7 @@ from ._resample_fn import *  # noqa: F403
 __all__ = (
     ["embedding", "linear", "one_hot", "pad", "unfold", "fold"]
     + _activation_fn.__all__
+    + _attention_fn.__all__
     + _conv_fn.__all__
     + _pool_fn.__all__
     + _pool_more_fn.__all__
@@ -62,6 +67,7 @@ __all__ = (
     + _loss_fn.__all__
     + _loss_margin_fn.__all__
     + _distance_fn.__all__
+    + _mha_fn.__all__
 )
 
 

@@ -96,7 +96,8 @@ NON_DIFFERENTIABLE = (
 
 
 # the op families that register themselves (see the module docstring)
-FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling", "recurrent")
+FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling", "recurrent", "attention",
+            "normalization")  # fmt: skip
 TOP_LEVEL: dict[str, str] = {}  # gpubp.<name> -> the function's name in gpubp.ops, for the families' functions
 
 

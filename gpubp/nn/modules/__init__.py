@@ -1,6 +1,7 @@
 """PyTorch's ``torch.nn.modules`` paths (``gpubp.nn.modules.linear.Linear``...), each a thin re-export."""
 
 from .. import activation as _activation
+from .. import attention as _attention
 from .. import conv as _conv
 from .. import distance as _distance
 from .. import dropout as _dropout
@@ -12,7 +13,9 @@ from .. import padding as _padding
 from .. import pooling as _pooling
 from .. import resampling as _resampling
 from .. import rnn as _rnn
+from .. import transformer as _transformer
 from ..activation import *  # noqa: F403
+from ..attention import *  # noqa: F403
 from ..container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from ..conv import *  # noqa: F403
 from ..distance import *  # noqa: F403
@@ -26,6 +29,7 @@ from ..padding import *  # noqa: F403
 from ..pooling import *  # noqa: F403
 from ..resampling import *  # noqa: F403
 from ..rnn import *  # noqa: F403
+from ..transformer import *  # noqa: F403
 from . import (
     activation,
     batchnorm,
@@ -47,12 +51,14 @@ from . import (
     pooling,
     rnn,
     sparse,
+    transformer,
     upsampling,
 )
 
 __all__ = (
     ["Module", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
     + _activation.__all__
+    + _attention.__all__
     + _conv.__all__
     + _dropout.__all__
     + _layers.__all__
@@ -64,4 +70,5 @@ __all__ = (
     + _pooling.__all__
     + _resampling.__all__
     + _rnn.__all__
+    + _transformer.__all__
 )
