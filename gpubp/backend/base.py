@@ -159,6 +159,45 @@ class Backend(OptimizerReferences, AttentionReferences, NormReferences, ABC):
             return g * (s * (1.0 + saved * (1.0 - s)))
         raise ValueError(f"act_backward: unknown activation '{name}'")
 
+    def act_forward_keep(self, name: str, x: Any, param: float = 0.0) -> tuple[Any, Any]:
+        """act(x) and what this backend keeps for the derivative besides the saved tensor: None here, where
+        act_backward recomputes from that tensor (the CUDA kernels do, in registers: a second saved tensor would
+        cost more bandwidth than the recompute). A backend may keep act'(x) instead (see act_derivative)."""
+        return self.act_forward(name, x, param), None
+
+    def act_backward_kept(self, name: str, g: Any, saved: Any, kept: Any, param: float = 0.0) -> Any:
+        """grad_in from grad_out ``g`` and what act_forward_keep kept: g * act'(x), one pass; act_backward when it
+        kept nothing."""
+        if kept is None:
+            return self.act_backward(name, g, saved, param)
+        return g * kept
+
+    def act_derivative(self, name: str, x: Any) -> tuple[Any, Any]:
+        """(act(x), act'(x)) for the GELUs, sharing the work: Phi(x) (or the tanh) once, no erf left for backward.
+        The same formulas as act_forward / act_backward, in x's dtype."""
+        xp = self.xp
+        if name == "gelu":
+            cdf = self.erf(x * _SQRT_HALF)
+            cdf += 1.0
+            cdf *= 0.5
+            pdf = xp.exp(-0.5 * x * x)
+            pdf *= _INV_SQRT_2PI
+            pdf *= x
+            pdf += cdf  # Phi(x) + x phi(x)
+            return x * cdf, pdf
+        if name == "gelu_tanh":
+            t = xp.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+            du = (3.0 * _GELU_K * _GELU_C) * (x * x)
+            du += _GELU_K
+            half = 0.5 * (1.0 + t)
+            # 0.5 (1 + t) + 0.5 x (1 - t^2) du
+            d = 1.0 - t * t
+            d *= du
+            d *= 0.5 * x
+            d += half
+            return x * half, d
+        raise ValueError(f"act_derivative: no fused derivative for '{name}'")
+
     def _sigmoid(self, x: Any) -> Any:
         # exp(-|x|) never overflows; both branches are exact in their half of the line
         xp = self.xp

@@ -51,6 +51,35 @@ def special(be: Any, name: str, x: Any, *args: Any) -> Any:
     return y.astype(dt, copy=False)
 
 
+# ---- a float32 erf in NumPy passes ---------------------------------------------------------------------------------
+
+# log(erfc(t)) / t on [0, 4] as a polynomial in t, degree 14, highest first: a Chebyshev least-squares fit to SciPy's
+# erfc (float64). erf(t) = -expm1(t * P(t)) is then within 3e-9 relative of erf on [0, 4], and erf rounds to 1 in
+# float32 beyond 4 (erfc(4) = 1.5e-8 < half an ulp of 1)
+_ERF_LOG_ERFC = (-4.1581106893787553e-10, 1.2924796059782657e-08, -1.8079853426874752e-07, 1.491290271573391e-06,
+                 -7.899261955689342e-06, 2.6544117474102605e-05, -4.3945597994733226e-05, -6.452052162426751e-05,
+                 0.0006333972806086458, -0.0017275793268338336, 0.00022380936688541219, 0.019124308677716282,
+                 -0.10277196642418304, -0.6366198150029191, -1.1283791663896738)  # fmt: skip
+
+
+def erf32(x: Any) -> Any:
+    """erf of a float32 (or float16) NumPy array in its dtype, within 0.52 ulp of float32 (checked over every float32
+    in [0, 4]): the fit above, evaluated in float64 by ~35 vectorized passes (SciPy's scalar erf loop costs 2x)."""
+    v = np.array(x, dtype=np.float64, ndmin=1)  # a copy; 1-d for a 0-d input, whose ufunc results are scalars
+    t = np.abs(v)
+    np.minimum(t, 4.0, out=t)  # NaN stays NaN
+    p = _ERF_LOG_ERFC[0] * t
+    p += _ERF_LOG_ERFC[1]
+    for c in _ERF_LOG_ERFC[2:]:
+        p *= t
+        p += c
+    p *= t  # log(erfc(|x|)), vanishing with |x|: expm1 keeps erf's relative accuracy near 0
+    np.expm1(p, out=p)
+    np.negative(p, out=p)
+    np.copysign(p, v, out=p)  # erf is odd; -0.0 stays -0.0
+    return p.astype(x.dtype).reshape(np.shape(x))
+
+
 # ---- NumPy fallbacks (used without SciPy) ------------------------------------------------------------------------
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import OUT
+from ..autograd import OUT, _mode
 from ..backend.base import ACTIVATION_SAVES
 from ..errors import InputError, InputTypeError
 from ..tensor import Tensor
@@ -37,17 +37,21 @@ def _activation(name: str, x: Tensor, param: float = 0.0) -> Tensor:
     if name not in _TAKES_INTEGERS:
         _check_float(name, x)
     xd = float_data(x)
-    y = be.act_forward(name, xd, param)
-    # the derivative is a fused primitive of its own (one pass over g and the saved tensor); with create_graph it
-    # runs as the backend's reference formula on tensors, so it is differentiated in turn
-    return make(
-        name,
-        y,
-        be,
-        (x,),
-        lambda m, g, v: (m.act_backward(name, g, v, param),),
-        saved=(OUT if ACTIVATION_SAVES[name] == "output" else x,),
-    )
+    if _mode.enabled and x._requires_grad:
+        # a backend may keep what the derivative needs besides the saved tensor (NumPy: GELU's act'(x)); None if not
+        y, kept = be.act_forward_keep(name, xd, param)
+    else:
+        y, kept = be.act_forward(name, xd, param), None
+
+    def rule(m: Any, g: Any, v: Any, k: Any) -> tuple:
+        # the derivative is a fused primitive of its own (one pass over g and the saved tensor, or g * act'(x) when
+        # kept); with create_graph it runs as the backend's reference formula on tensors (the kept array is a
+        # constant, so it is not used there), and is differentiated in turn
+        if k is None or m.graph:
+            return (m.act_backward(name, g, v, param),)
+        return (m.be.act_backward_kept(name, g, v, k, param),)
+
+    return make(name, y, be, (x,), rule, saved=(OUT if ACTIVATION_SAVES[name] == "output" else x, kept))
 
 
 def relu(x: Tensor) -> Tensor:
