@@ -406,6 +406,11 @@ def test_every_instantiation_is_checked() -> None:
     checked |= {f"{k}<{ct}>" for k in ("sq_norm_multi", "channel_moments") for ct in DTYPES}
     # sgd..adagrad are checked below; the newer six by test_optim_more.py::test_new_optimizer_kernels_under_emulation
     checked |= {f"{k}_multi<{ct}>" for k in kernels.OPTIMIZERS for ct in DTYPES}
+    # the attention and row-norm families are checked in their own files, each listing what it launches
+    from test_emulated_attention import CHECKED as attention_checked
+    from test_emulated_norm import CHECKED as norm_checked
+
+    checked |= attention_checked | norm_checked
     assert {n for _, names in kernels.FAMILIES.values() for n in names} == checked
 
 

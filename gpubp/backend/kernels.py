@@ -37,6 +37,10 @@ MT_MAX = 64
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop")
 
 
+# kernels/attention.cu: the head sizes each kernel is compiled for (a head of size E <= D runs in the D instantiation)
+ATTENTION_HEAD_DIMS = (32, 64, 128)
+
+
 def _family(file: str, names: list[str]) -> tuple[str, tuple[str, ...]]:
     return file, tuple(names)
 
@@ -54,6 +58,25 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "reduce": _family("reduce.cu", [f"{k}<{t}>" for k in ("sq_norm_multi", "channel_moments") for t in _T]),
     "optim": _family("optim.cu", [f"{k}_multi<{t}>" for k in OPTIMIZERS for t in _T]),
+    "attention": _family(
+        "attention.cu",
+        [
+            f"attention_{k}<{t}, {d}>"
+            for k in ("forward", "backward_dq", "backward_dkv")
+            for t in _T
+            for d in ATTENTION_HEAD_DIMS
+        ]
+        + [f"attention_delta<{t}>" for t in _T],
+    ),
+    "norm": _family(
+        "norm.cu",
+        [
+            f"row_norm_{k}<{t}, {r}>"
+            for k in ("forward", "backward", "param_grads")
+            for t in _T
+            for r in ("false", "true")
+        ],
+    ),
 }
 
 

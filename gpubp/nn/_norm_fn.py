@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops
 from ..autograd import no_grad
 from ..errors import InputError, InputTypeError
 from ..ops import pad
@@ -147,15 +148,8 @@ def layer_norm(
     input: Tensor, normalized_shape: Any, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
     """Normalize over the last len(normalized_shape) dims."""
-    shape = _normalized_shape("layer_norm", input, normalized_shape)
-    axes = tuple(range(input.ndim - len(shape), input.ndim))
-    mean = input.mean(axes, keepdim=True)
-    y = (input - mean) * (input.var(axes, correction=0, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
+    _normalized_shape("layer_norm", input, normalized_shape)
+    return ops.layer_norm(input, normalized_shape, weight, bias, eps)  # one fused op (gpubp/ops/normalization.py)
 
 
 def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
@@ -166,14 +160,7 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     shape = _normalized_shape("rms_norm", input, normalized_shape)
     if weight is not None and tuple(weight.shape) != shape:
         raise InputError(f"rms_norm: weight must have shape {shape} (normalized_shape), got {weight.shape}")
-    xw = input.astype(np.float32) if input.dtype in (np.float16,) or input.dtype.name == "bfloat16" else input
-    if eps is None:
-        eps = float(np.finfo(xw.dtype).eps)
-    axes = tuple(range(input.ndim - len(shape), input.ndim))
-    y = xw * ((xw * xw).mean(axes, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        y = y * weight
-    return y if y.dtype == input.dtype else y.astype(input.dtype)
+    return ops.rms_norm(input, normalized_shape, weight, eps)  # one fused op (gpubp/ops/normalization.py)
 
 
 def group_norm(

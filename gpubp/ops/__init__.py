@@ -96,8 +96,10 @@ NON_DIFFERENTIABLE = (
 
 
 # the op families that register themselves (see the module docstring)
-FAMILIES = ("select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling", "recurrent", "attention",
-            "normalization")  # fmt: skip
+FAMILIES = (
+    "select", "sorting", "scan", "products", "decomp", "layout", "elementwise", "sampling", "recurrent", "attention",
+    "normalization",
+)  # fmt: skip
 TOP_LEVEL: dict[str, str] = {}  # gpubp.<name> -> the function's name in gpubp.ops, for the families' functions
 
 
