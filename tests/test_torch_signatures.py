@@ -43,6 +43,8 @@ def _same_default(a: Any, b: Any) -> bool:
         return a is b
     if type(a).__module__.startswith("torch"):  # a torch dtype or device default: compared by name
         return str(a).replace("torch.", "") == str(b).replace("gpubp.", "")
+    if inspect.isfunction(a) and a.__module__.startswith("torch"):  # a torch function default (activation=F.relu)
+        return inspect.isfunction(b) and b.__module__.startswith("gpubp") and b.__name__ == a.__name__
     if isinstance(a, float) and isinstance(b, (int, float)):
         return a == b or (math.isnan(a) and math.isnan(b))
     return type(a) is type(b) and a == b
