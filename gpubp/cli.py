@@ -1,4 +1,4 @@
-"""The ``gpubp`` command: ``gpubp train EXAMPLE`` and ``gpubp info``."""
+"""The ``gpubp`` command: ``gpubp train EXAMPLE``, ``gpubp sample EXAMPLE`` and ``gpubp info``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def _examples_epilog() -> str:
         goal = ", ".join(f"{k} >= {v:g}" for k, v in ex.goal.items()) or "none set"
         lines.append(f"  {name:<15} {ex.description}")
         lines.append(f"  {'':<15} {ex.epochs} epochs, lr {ex.lr:g}, batch size {ex.batch_size}; goal: {goal}")
+    generative = ", ".join(n for n in sorted(EXAMPLES) if EXAMPLES[n].generative)
+    lines.append(f"text from a trained model ({generative}): gpubp sample EXAMPLE --checkpoint OUT --prompt TEXT")
+    lines.append("  e.g. gpubp train addition-gpt --out runs/add; gpubp sample addition-gpt --checkpoint runs/add "
+                 "--prompt 12+34= --top-k 3")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -103,16 +107,20 @@ def _train(args: argparse.Namespace) -> int:
         train_loader, val_loader = ex.loaders(batch, device, args.seed, args.data)
         model = ex.model()
         optimizer = ex.optimizer(model, lr)
+        scheduler = None if ex.scheduler is None else ex.scheduler(optimizer, epochs * len(train_loader))
         start = time.perf_counter()
         try:
             history = fit(model, ex.loss, optimizer, train_loader, val_loader, epochs=epochs, metrics=ex.metrics,
-                          out_dir=out, progress=not args.quiet)  # fmt: skip
+                          out_dir=out, progress=not args.quiet, scheduler=scheduler, scheduler_interval="batch",
+                          clip_grad_norm=ex.clip_grad_norm)  # fmt: skip
         except NonFiniteLossError as e:
             print(f"gpubp train: error: {e}", file=sys.stderr)
             return 1  # the run failed, the command line was fine: not argparse's 2
         seconds = time.perf_counter() - start
         serialization.save(model.state_dict(), out / "model.safetensors")
         final: dict[str, Any] = {k: v[-1] for k, v in history.items() if k.startswith(("train_", "val_"))}
+        if ex.final_metrics is not None:  # e.g. exact match of generated answers: not a per-batch metric of fit
+            final.update(ex.final_metrics(model, val_loader))
         final["seconds"] = round(seconds, 2)
         _write_json(out / "final.json", final)
         print("final: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in final.items()))
@@ -124,6 +132,68 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     finally:
         backend._default = previous  # in-process callers (tests) keep their default device
+
+
+def _checkpoint_file(path: str) -> Path:
+    """The weights file of ``--checkpoint``: a folder's model.safetensors, or the file itself."""
+    p = Path(path)
+    return p / "model.safetensors" if p.is_dir() else p
+
+
+def _check_sample_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad values with ``parser.error`` (exit 2) before the model is built."""
+    from . import backend, gpt
+
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        parser.error(f"--temperature must be a finite number > 0, got {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        parser.error(f"--top-k must be an integer >= 1, got {args.top_k}")
+    if args.num_samples < 1:
+        parser.error(f"--num-samples must be a positive integer, got {args.num_samples}")
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        parser.error(f"--max-new-tokens must be a positive integer, got {args.max_new_tokens}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    try:
+        gpt.encode(args.prompt)
+    except ValueError as e:
+        parser.error(f"--prompt: {e}")
+    if not args.prompt:
+        parser.error("--prompt must not be empty")
+    if args.device is not None:
+        try:
+            backend.get_backend(backend.parse_device(args.device))
+        except (ValueError, RuntimeError) as e:
+            parser.error(f"--device {args.device}: {e}")
+    if not _checkpoint_file(args.checkpoint).is_file():
+        parser.error(f"--checkpoint {args.checkpoint}: no model.safetensors there (the --out folder of gpubp train)")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from . import backend, creation, gpt, serialization
+    from .zoo import ADDITION_DIGITS, EXAMPLES
+
+    ex = EXAMPLES[args.example]
+    device = args.device or ("cuda" if backend.cuda_available() else "cpu")
+    model = ex.model().to(device)
+    model.load_state_dict(serialization.load(_checkpoint_file(args.checkpoint), map_location=device))
+    prompt = gpt.normalize_prompt(args.prompt, ADDITION_DIGITS)  # operands padded to the trained width
+    if len(prompt) > model.block_size:
+        raise ValueError(f"the prompt {prompt!r} has {len(prompt)} tokens; {ex.name} takes at most {model.block_size}")
+    new = ADDITION_DIGITS + 1 if args.max_new_tokens is None else args.max_new_tokens
+    new = min(new, model.block_size + 1 - len(prompt))  # the last token is predicted from block_size before it
+    creation.manual_seed(args.seed)
+    idx = creation.tensor([gpt.encode(prompt)] * args.num_samples, device=device)  # (num_samples, T)
+    out = model.generate(idx, new, temperature=args.temperature, top_k=args.top_k)
+    for row in out.tolist():
+        text = gpt.decode(row[len(prompt) :])
+        reads = (
+            f"  (the sum {int(text[::-1])}: answers are written reversed)"
+            if prompt.endswith("=") and text.isdigit()
+            else ""
+        )
+        print(f"{prompt}{text}{reads}")
+    return 0
 
 
 def _info(_: argparse.Namespace) -> int:
@@ -160,7 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the gpubp command with ``argv`` (default: sys.argv[1:]) and return its exit status."""
     from .zoo import EXAMPLES
 
-    parser = _Parser(prog="gpubp", description="Train neural networks with gpubp.")
+    parser = _Parser(
+        prog="gpubp",
+        description="Train neural networks with gpubp.",
+        epilog="gpubp train EXAMPLE trains a built-in example (gpubp train --help lists them); gpubp sample "
+        "EXAMPLE --checkpoint OUT --prompt TEXT [--temperature T --top-k K --num-samples N --max-new-tokens M] "
+        "continues TEXT with a trained text model, e.g. gpubp sample addition-gpt --checkpoint runs/addition-gpt "
+        "--prompt 12+34=",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser(
         "train",
@@ -179,12 +256,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     t.set_defaults(func=_train)
+    generative = sorted(n for n, e in EXAMPLES.items() if e.generative)
+    s = sub.add_parser(
+        "sample",
+        help="generate text from a trained example's checkpoint",
+        description="Continue --prompt with a model that `gpubp train` saved; answers of addition-gpt are the sum's "
+        "digits reversed (12+34= -> 640 reads 46). Operands of 'a+b=' are zero-padded to the trained width.",
+    )
+    s.add_argument("example", choices=generative, help="which trained example")
+    s.add_argument("--checkpoint", required=True, help="the --out folder of gpubp train (or its model.safetensors)")
+    s.add_argument("--prompt", required=True, help="text to continue, e.g. 12+34=")
+    s.add_argument("--temperature", type=float, default=1.0, help="softmax temperature, > 0 (default 1)")
+    s.add_argument("--top-k", type=int, default=None, help="sample among the K most likely tokens, >= 1")
+    s.add_argument("--num-samples", type=int, default=1, help="how many continuations (default 1)")
+    s.add_argument("--max-new-tokens", type=int, default=None, help="tokens to generate (default: an answer's)")
+    s.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    s.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
+    s.set_defaults(func=_sample)
     i = sub.add_parser("info", help="versions, devices and the kernel cache")
     i.set_defaults(func=_info)
     try:
         args = parser.parse_args(argv)
         if args.command == "train":
             _check_train_args(t, args)
+        elif args.command == "sample":
+            _check_sample_args(s, args)
     except SystemExit as e:  # parser.error and --help: hand back the status instead of leaving the caller
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:

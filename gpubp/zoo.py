@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import nn, optim
+from . import gpt, nn, optim
 from .data import DataLoader, datasets
 from .tensor import Tensor
 
@@ -61,6 +62,10 @@ class Example:
     weight_decay: float = 0.0
     goal: dict = field(default_factory=dict)
     takes_data: bool = False  # reads local files given with --data; the others use bundled or synthetic data
+    final_metrics: Callable[[nn.Module, DataLoader], dict] | None = None  # after training, into final.json
+    clip_grad_norm: float | None = None
+    scheduler: Callable[[optim.Optimizer, int], Any] | None = None  # (optimizer, total steps) -> a per-batch schedule
+    generative: bool = False  # a gpt.GPT over gpt.VOCAB: `gpubp sample` draws text from its checkpoint
 
     def loaders(self, batch_size: int, device: Any, seed: int, data_path: Any = None) -> tuple[DataLoader, DataLoader]:
         train, test = self.data(data_path)
@@ -75,6 +80,30 @@ def _mnist(path: Any) -> tuple:
     if path is None:
         raise ValueError("mnist: give the folder holding the MNIST IDX files with --data PATH")
     return datasets.load_mnist(path, "train"), datasets.load_mnist(path, "test")
+
+
+ADDITION_DIGITS = 2  # operand width of addition-gpt: 9,000 training sums, 1,000 held out
+
+
+def _addition_gpt() -> nn.Module:
+    return gpt.GPT(len(gpt.VOCAB), 3 * ADDITION_DIGITS + 2, n_layer=2, n_head=4, n_embd=64)  # 0.1M parameters
+
+
+def _warmup_cosine(optimizer: optim.Optimizer, steps: int) -> Any:
+    """Linear warm-up over the first 10% of steps (early Adam steps on a transformer are large), then cosine decay
+    to a tenth of the peak: nanoGPT's schedule."""
+    warmup = max(1, steps // 10)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+    return optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _addition_exact_match(model: nn.Module, val: DataLoader) -> dict:
+    return {"val_exact_match": gpt.exact_match(model, val, ADDITION_DIGITS)}
 
 
 EXAMPLES = {
@@ -98,5 +127,10 @@ EXAMPLES = {
                 lambda: LastStep(60, 32, 64, 2), nn.CrossEntropyLoss(), 12, 5e-3, 64, goal={"val_accuracy": 0.90}),
         Example("mnist", "CNN on MNIST or Fashion-MNIST from local IDX files (--data PATH)", _mnist, _mnist_cnn,
                 nn.CrossEntropyLoss(), 5, 1e-3, 128, takes_data=True),
+        Example("addition-gpt", f"GPT on {ADDITION_DIGITS}-digit sums as text (12+34=640: answer digits reversed)",
+                lambda _: gpt.addition_data(ADDITION_DIGITS), _addition_gpt, gpt.answer_loss, 8, 3e-3, 64,
+                metrics=("loss",), goal={"val_exact_match": 0.95}, final_metrics=_addition_exact_match,
+                clip_grad_norm=1.0, scheduler=_warmup_cosine,
+                generative=True),
     ]
 }  # fmt: skip

@@ -37,3 +37,13 @@ def test_single_file_examples_run_and_learn(script: str, epochs: int) -> None:
     ).stdout
     accuracy = [float(v) for v in re.findall(r"test accuracy ([0-9.]+)", out)]
     assert len(accuracy) == epochs and accuracy[-1] > 0.85, out
+
+
+def test_single_file_examples_gpt_addition_learns() -> None:
+    """examples/gpt_addition.py: the causal transformer learns 2-digit addition (greedy exact match on held-out sums)."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "gpt_addition.py"), "--steps", "1500", "--device", "cpu"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout  # fmt: skip
+    exact = [float(v) for v in re.findall(r"held-out exact match ([0-9.]+)", out)]
+    assert exact and exact[-1] > 0.9, out
