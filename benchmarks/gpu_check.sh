@@ -9,8 +9,10 @@
 #   env      versions, device, SM count, emulated or not                          -> OUT/env.json
 #   warmup   compile every kernel family into one fresh CuPy cache (CUPY_CACHE_DIR), which every later step uses
 #   tests    the test suite on the CUDA backend (pytest-xdist when present; CPU-only acceptance runs left out)
-#   kernels  tests/test_cuda.py: every fused kernel against its NumPy reference, its own JUnit XML
-#   bench    benchmarks/test_gpu_bench.py + the GPU cases of test_train_bench.py  -> OUT/bench.json
+#   kernels  tests/test_cuda.py (+ test_cuda_attention.py, test_norm_fused.py): every fused kernel against its NumPy
+#            reference, its own JUnit XML
+#   bench    benchmarks/test_gpu_bench.py + the GPU cases of test_train_bench.py, test_attention_bench.py and
+#            test_transformer_bench.py                                            -> OUT/bench.json
 #   example  gpubp train digits-mlp --device cuda --epochs 3
 #   summary  benchmarks/gpu_check_summary.py                                     -> OUT/summary.md, summary.json
 # OUT ends with five files: summary.md, summary.json, env.json, bench.json and raw.tar.gz (every step's log, the
@@ -274,11 +276,14 @@ run_step tests "$budget_tests" python3 -m pytest "${test_targets[@]}" --ignore=t
     --junitxml="$raw/tests.xml"
 
 # ---- 4. every fused kernel against its NumPy reference ----------------------------------------------------------
-run_step kernels "$budget_kernels" python3 -m pytest tests/test_cuda.py "${pytest_common[@]}" "${parallel[@]}" \
+kernel_targets=(tests/test_cuda.py tests/test_cuda_attention.py tests/test_norm_fused.py)
+run_step kernels "$budget_kernels" python3 -m pytest "${kernel_targets[@]}" "${pytest_common[@]}" "${parallel[@]}" \
     "${t_kernels[@]}" --junitxml="$raw/kernels.xml"
 
 # ---- 5. headline measurements against PyTorch on the same GPU (serial: the GPU to itself) ---------------------
+# (attention: SDPA against PyTorch's fused SDPA; a transformer-block step against PyTorch eager)
 run_step bench "$budget_bench" python3 -m pytest benchmarks/test_gpu_bench.py benchmarks/test_train_bench.py \
+    benchmarks/test_attention_bench.py benchmarks/test_transformer_bench.py \
     -k "test_gpu_bench or cuda" "${pytest_common[@]}" "${t_bench[@]}" --benchmark-enable \
     --benchmark-json="$out/bench.json" --junitxml="$raw/bench.xml"
 

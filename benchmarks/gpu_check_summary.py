@@ -110,6 +110,7 @@ def bench_rows(bench: dict | None) -> tuple[float | None, list[dict[str, Any]]]:
     copy = None
     rows: list[dict[str, Any]] = []
     steps: dict[str, dict[str, Any]] = {}
+    attention: list[dict[str, Any]] = []
     for b in bench.get("benchmarks", []):
         name, extra, stats = b.get("name", "?"), b.get("extra_info") or {}, b.get("stats") or {}
         group = b.get("group") or ""
@@ -144,9 +145,22 @@ def bench_rows(bench: dict | None) -> tuple[float | None, list[dict[str, Any]]]:
                     "ratio": extra.get("gpubp_over_torch_memory"),
                 }
             )
+        elif group == "gpu-attention":  # test_attention_bench: one case per length, causal or not, dtype
+            attention.append(extra)
+        elif group == "gpu-transformer-step":  # test_transformer_bench: both sides timed inside one case
+            kind = "encoder layer" if "encoder" in name else "block"
+            rows.append(
+                {
+                    "case": f"transformer {kind} step (events)",
+                    "gpubp_ms": extra.get("gpubp_ms"),
+                    "torch_ms": extra.get("torch_ms"),
+                    "ratio": extra.get("gpubp_over_torch"),
+                }
+            )
         elif group.endswith("-step-gpu"):  # train_bench: gpubp and torch are separate benchmarks of one group
             side = "torch" if "torch" in name else "gpubp"
             steps.setdefault(group, {})[side] = stats.get("median")
+    rows += _attention_rows(attention)
     for group, sides in sorted(steps.items()):
         g, t = sides.get("gpubp"), sides.get("torch")
         rows.append(
@@ -158,6 +172,35 @@ def bench_rows(bench: dict | None) -> tuple[float | None, list[dict[str, Any]]]:
             }
         )
     return copy, rows
+
+
+def _attention_rows(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SDPA rows, to fit one screen: time and memory at the longest length of each (causal, dtype); every length's
+    figures are in bench.json."""
+    rows: list[dict[str, Any]] = []
+    lengths = sorted({c.get("length") for c in cases if c.get("length") is not None})
+    for c in sorted(cases, key=lambda c: (str(c.get("dtype")), bool(c.get("causal")), c.get("length") or 0)):
+        length = c.get("length")
+        if length != lengths[-1]:
+            continue
+        label = f"SDPA fwd+bwd L={length} {'causal' if c.get('causal') else 'full'} {c.get('dtype')}"
+        rows.append(
+            {
+                "case": label,
+                "gpubp_ms": c.get("gpubp_ms"),
+                "torch_ms": c.get("torch_ms"),
+                "ratio": c.get("gpubp_over_torch"),
+            }
+        )
+        rows.append(
+            {
+                "case": label + " memory",
+                "gpubp_mib": c.get("gpubp_peak_mib"),
+                "torch_mib": c.get("torch_peak_mib"),
+                "ratio": c.get("gpubp_over_torch_memory"),
+            }
+        )
+    return rows
 
 
 def bench_fallbacks(bench: dict | None) -> list[str]:
