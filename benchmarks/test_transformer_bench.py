@@ -6,7 +6,7 @@ The block is pre-norm: x + proj(SDPA(qkv(LayerNorm(x)), causal)), then + MLP(Lay
 sequence 64, d_model 128, 4 heads; loss = mean of the output squared; AdamW. It is written once, over the library's
 public API (``gpubp`` or ``torch`` passed in), with identical weights on both sides; a test checks that both compute
 the same loss, gradients and updated weights at the first step. Also ``nn.TransformerEncoderLayer(norm_first=True,
-batch_first=True, activation="gelu")`` when gpubp has it. CPU cases alternate gpubp and torch step by step and
+batch_first=True, activation="gelu")``. CPU cases alternate gpubp and torch step by step and
 record the median of the per-step ratios (``gpubp_over_torch``) in extra_info; one thread when
 GPUBP_BENCH_THREADS=1. Without ``--benchmark-enable`` each case runs one round, as a test; ``GPUBP_BENCH_SMALL=1``
 (the emulated GPU check) shrinks the GPU cases' batch and sequence.
@@ -33,9 +33,6 @@ except ImportError:
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 needs_gpu = pytest.mark.skipif(not gpubp.cuda_available(), reason="needs CuPy and a CUDA GPU")
-needs_encoder_layer = pytest.mark.skipif(
-    not hasattr(gpubp.nn, "TransformerEncoderLayer"), reason="gpubp.nn.TransformerEncoderLayer not there yet"
-)
 SMALL = os.environ.get("GPUBP_BENCH_SMALL", "0") not in ("", "0")
 if torch is not None and os.environ.get("GPUBP_BENCH_THREADS") == "1":
     torch.set_num_threads(1)
@@ -164,13 +161,12 @@ def test_block_first_step_matches_torch() -> None:
 
 
 @needs_torch
-@needs_encoder_layer
 def test_encoder_layer_first_step_matches_torch() -> None:
     _check_first_step("encoder", "cpu", 4, 16)
 
 
 @needs_torch
-@pytest.mark.parametrize("kind", ["block", pytest.param("encoder", marks=needs_encoder_layer)])
+@pytest.mark.parametrize("kind", ["block", "encoder"])
 @pytest.mark.benchmark(group="transformer-step-cpu")
 def test_transformer_step_cpu(benchmark, kind: str) -> None:  # noqa: ANN001
     """Batch 16 x 64 x 128, 4 heads: gpubp and torch alternating step by step."""
@@ -215,7 +211,7 @@ def _torch_ms(fn: Callable[[], object]) -> float:
 
 
 @needs_gpu
-@pytest.mark.parametrize("kind", ["block", pytest.param("encoder", marks=needs_encoder_layer)])
+@pytest.mark.parametrize("kind", ["block", "encoder"])
 @pytest.mark.benchmark(group="gpu-transformer-step")
 def test_transformer_step_cuda(benchmark, kind: str) -> None:  # noqa: ANN001
     """The same step on the GPU; PyTorch eager CUDA beside it when it has a GPU (first step checked equal)."""

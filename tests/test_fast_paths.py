@@ -67,6 +67,22 @@ def test_kept_derivative_matches_the_reference_formulas(name: str, dtype: type) 
     np.testing.assert_array_equal(CPU.act_backward_kept(name, g, x, None), CPU.act_backward(name, g, x))
 
 
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh"])
+def test_kept_derivative_in_cache_sized_chunks_equals_one_pass(name: str) -> None:
+    """A large input goes through act_derivative chunk by chunk: the same bits as one pass, a partial last chunk
+    included; a non-contiguous one takes the single pass."""
+    from gpubp.backend.numpy_backend import _CACHE_CHUNK
+
+    rng = rng_for("keep-chunks", name)
+    x = (rng.standard_normal((3 * _CACHE_CHUNK // 5 + 7) * 5) * 3).astype(np.float32).reshape(-1, 5)
+    for arr in (x, x[:, ::2]):
+        y, kept = CPU.act_forward_keep(name, arr)
+        y1, kept1 = CPU.act_derivative(name, arr)
+        assert y.shape == arr.shape and kept.shape == arr.shape
+        np.testing.assert_array_equal(y, y1)
+        np.testing.assert_array_equal(kept, kept1)
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_forward_and_backward_match_torch(device: str, approximate: str) -> None:
     rng = rng_for("gelu", approximate)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
+from .attention_reference import dropout_threshold
 
 ATTN_BLOCK = 128  # threads per attention block: D / 32 threads a row, so 128 / 32 / 64 rows per block (D 32/64/128)
 
@@ -14,11 +15,6 @@ ATTN_BLOCK = 128  # threads per attention block: D / 32 threads a row, so 128 / 
 def _head_dim(e: int, ev: int) -> int | None:
     """The smallest instantiated head-size bound holding both head sizes, or None (above 128: the reference)."""
     return next((d for d in kernels.ATTENTION_HEAD_DIMS if max(e, ev) <= d), None)
-
-
-def dropout_threshold(p: float) -> int:
-    """The integer the kernels compare a score's 24-bit hash with: kept iff hash >= round(p * 2**24)."""
-    return int(round(p * 2**24))
 
 
 class FusedAttention:

@@ -105,6 +105,9 @@ def _segment_sums(flat: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.nd
     return ranked[starts], acc
 
 
+_CACHE_CHUNK = 32768  # elements a chunked elementwise pass works on at once (float64 temporaries: 256 KiB)
+
+
 class NumpyBackend(Backend):
     """Arrays in host memory, computed by NumPy."""
 
@@ -130,9 +133,17 @@ class NumpyBackend(Backend):
     def act_forward_keep(self, name: str, x: Any, param: float = 0.0) -> tuple[Any, Any]:
         # the GELUs keep act'(x): their backward is then one multiply, not a second erf (11x PyTorch's time for the
         # layer). Costs one more array of x's size while the graph lives; the others recompute cheaply from x or y
-        if name in ("gelu", "gelu_tanh"):
+        if name not in ("gelu", "gelu_tanh"):
+            return self.act_forward(name, x, param), None
+        if x.size <= 2 * _CACHE_CHUNK or not x.flags.c_contiguous:
             return self.act_derivative(name, x)
-        return self.act_forward(name, x, param), None
+        # in chunks that stay in the cache: erf's ~35 passes then read and write L2, not memory (1.6x faster)
+        flat = x.reshape(-1)
+        y, d = np.empty_like(flat), np.empty_like(flat)
+        for start in range(0, flat.size, _CACHE_CHUNK):
+            part = slice(start, start + _CACHE_CHUNK)
+            y[part], d[part] = self.act_derivative(name, flat[part])
+        return y.reshape(x.shape), d.reshape(x.shape)
 
     def scatter_add(self, target: Any, key: Any, values: Any) -> None:
         # np.add.at is an unbuffered loop (7x PyTorch in Embedding's backward); integer keys go by segment sums
