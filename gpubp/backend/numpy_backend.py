@@ -124,8 +124,8 @@ class NumpyBackend(Backend):
         return np.asarray(a)
 
     def erf(self, x: Any) -> Any:
-        # float32 / float16: a NumPy polynomial, 2x faster than SciPy's erf and within 0.52 ulp of float32 rounding;
-        # float64 keeps SciPy's (exact to ~1e-16)
+        # float32 / float16: a NumPy polynomial in float32, 3.5x faster than SciPy's scalar loop and within 3 ulp of
+        # float32; float64 keeps SciPy's (exact to ~1e-16)
         if x.dtype in (np.float32, np.float16):
             return erf32(x)
         return _erf(x).astype(x.dtype, copy=False)
