@@ -178,8 +178,10 @@ def _sample(args: argparse.Namespace) -> int:
     model = ex.model().to(device)
     model.load_state_dict(serialization.load(_checkpoint_file(args.checkpoint), map_location=device))
     prompt = gpt.normalize_prompt(args.prompt, ADDITION_DIGITS)  # operands padded to the trained width
-    if len(prompt) > model.block_size:
-        raise ValueError(f"the prompt {prompt!r} has {len(prompt)} tokens; {ex.name} takes at most {model.block_size}")
+    if len(prompt) > model.block_size:  # a command-line error, as _check_sample_args' (it needs the model first)
+        print(f"gpubp sample: error: the prompt {prompt!r} has {len(prompt)} tokens; {ex.name} takes at most "
+              f"{model.block_size}", file=sys.stderr)  # fmt: skip
+        return 2
     new = ADDITION_DIGITS + 1 if args.max_new_tokens is None else args.max_new_tokens
     new = min(new, model.block_size + 1 - len(prompt))  # the last token is predicted from block_size before it
     creation.manual_seed(args.seed)

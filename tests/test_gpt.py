@@ -66,6 +66,7 @@ def test_sample_command_reads_a_saved_checkpoint(tmp_path: Path, capsys: pytest.
         (["--temperature", "-1"], "--temperature must be"),
         (["--num-samples", "0"], "--num-samples must be"),
         (["--prompt", "12*3="], "not in the vocabulary"),
+        (["--prompt", "1234567+1=="], "takes at most"),
     ],
 )
 def test_sample_command_refuses_bad_arguments(

@@ -289,3 +289,25 @@ def test_errors(device: str) -> None:
     with pytest.raises(TypeError, match="only bool and floating"):
         layer(gpubp.zeros(3, 2, D, device=device), src_mask=gpubp.zeros(3, 3, dtype=gpubp.int64, device=device))
     assert F.relu is nn.TransformerEncoderLayer(D, H, FF).activation
+
+
+def test_transformer_training_step_never_reads_device_data() -> None:
+    """Forward, backward and an AdamW step of a decoder-style stack (causal mask, key padding, dropout in attention
+    and the feed-forward) with no host read of device data: what a GPU step must not wait for."""
+    from test_no_sync import _strict, strict
+
+    gpubp.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, activation="gelu", batch_first=True, norm_first=True)
+    model = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8), enable_nested_tensor=False)
+    opt = gpubp.optim.AdamW(model.parameters(), lr=1e-3)
+    for p in model.parameters():
+        _strict(p.data)
+    rng = rng_for("nosync-transformer")
+    x = _strict(gpubp.tensor(rng.standard_normal((3, 5, 8)).astype(np.float32), requires_grad=True))
+    causal = _strict(nn.Transformer.generate_square_subsequent_mask(5))
+    padding = _strict(gpubp.tensor(np.array([[False] * 5, [False] * 4 + [True], [False] * 3 + [True] * 2])))
+    with strict():
+        out = model(x, mask=causal, src_key_padding_mask=padding, is_causal=True)
+        (out * out).mean().backward()
+        opt.step()
+    assert x.grad is not None and all(p.grad is not None for p in model.parameters())
