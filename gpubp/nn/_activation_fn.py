@@ -411,8 +411,10 @@ def _dropout(x: Tensor, p: float) -> Tensor:
     be = get_backend(x.device)
     if p == 1.0:
         return x * 0.0
-    keep = be.rand(x.shape, x.dtype) >= p
-    return x * Tensor._wrap(keep.astype(x.dtype) * (1.0 / (1.0 - p)), be)
+    with be.enter():  # the mask's raw-array arithmetic runs on x's device (cuda:1 while cuda:0 is current)
+        keep = be.rand(x.shape, x.dtype) >= p
+        scale = Tensor._wrap(keep.astype(x.dtype) * (1.0 / (1.0 - p)), be)
+    return x * scale
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
