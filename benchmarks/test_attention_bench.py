@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_gpu_bench import _cupy_step_bytes  # CuPy's pool peak of one call
 
 import gpubp
 import gpubp.nn.functional as F
@@ -188,30 +189,6 @@ def _sync() -> None:
     _xp().cuda.get_current_stream().synchronize()
 
 
-def _cupy_peak(fn: Callable[[], object]) -> int | None:
-    """Bytes one call holds at its peak beyond what was in use before, from CuPy's pool; None where the allocator
-    cannot be hooked (the emulator has no ``using_allocator``)."""
-    xp = _xp()
-    using_allocator = getattr(xp.cuda, "using_allocator", None)
-    if using_allocator is None:
-        return None
-    pool = xp.get_default_memory_pool()
-    _sync()
-    base = peak = pool.used_bytes()
-
-    def malloc(nbytes: int) -> Any:
-        nonlocal peak
-        mem = pool.malloc(nbytes)
-        peak = max(peak, pool.used_bytes())
-        return mem
-
-    with using_allocator(malloc):
-        result = fn()
-        _sync()
-    del result
-    return peak - base
-
-
 def _torch_peak(fn: Callable[[], object]) -> int:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
@@ -247,7 +224,7 @@ def test_attention_cuda(benchmark, length: int, causal: bool, dtype: str) -> Non
     arrays = _inputs(GPU_HEADS, length, np.dtype(dtype))
     ours = _gpubp_fwd_bwd(arrays, "cuda", causal)
     gp_ms = _cuda_ms(ours)
-    gp_bytes = _cupy_peak(ours)
+    gp_bytes = _cupy_step_bytes(_xp(), ours)
     t_ms = t_bytes = None
     if _torch_cuda() is not None:
         theirs = _torch_fused(_torch_fwd_bwd(arrays, "cuda", causal))
